@@ -1,0 +1,75 @@
+"""The FastAPI application: wiring of settings, database, routers and error handling."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy import Engine
+
+from api import errors
+from api.deps import Database, system_clock
+from api.routes import accounts, auth, health, me, zones
+from api.settings import ApiSettings
+from booking.database import make_engine, new_session
+from booking.geo import ZoneIndex
+from booking.settings import BookingSettings
+
+DESCRIPTION = (
+    "Bookable kerbside loading bays: zones, reservations, sensors, enforcement and open data. "
+    "Errors are RFC 9457 problem+json; times are ISO 8601 with offsets."
+)
+
+
+def create_app(
+    api_settings: ApiSettings | None = None,
+    booking_settings: BookingSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> FastAPI:
+    """Build the API; pass an engine to share one, else it is made from the settings."""
+    api_settings = api_settings or ApiSettings()
+    booking_settings = booking_settings or BookingSettings()
+    api_settings.check()
+    owns_engine = engine is None
+    engine = engine or make_engine(
+        booking_settings.database_url, pool_size=booking_settings.db_pool_size
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Never more handler threads than pooled connections, so no thread waits on a
+        # connection held by a request that needs a thread to finish.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = (
+            booking_settings.db_pool_size
+        )
+        with new_session(engine) as session:
+            app.state.zone_index.refresh(session=session)
+        yield
+        if owns_engine:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Kerbside",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.database = Database(engine)
+    app.state.clock = clock
+    app.state.api_settings = api_settings
+    app.state.booking_settings = booking_settings
+    app.state.zone_index = ZoneIndex()
+    errors.install(app)
+    for module in (health, auth, me, accounts, zones):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,50 @@
+"""The dependency direction of DESIGN.md, enforced on the source."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ADAPTERS = ("api", "sensors", "opendata")
+OURS = ("booking", "sensors", "opendata", "api", "mobile_client")
+# What each package must never import (top-level module names).
+FORBIDDEN = {
+    "booking": {"fastapi", "starlette", "uvicorn", "paho", "httpx", "amqtt", "apscheduler"}
+    | set(ADAPTERS)
+    | {"mobile_client"},
+    "sensors": {"api", "opendata", "mobile_client", "fastapi"},
+    "opendata": {"api", "sensors", "mobile_client", "fastapi"},
+    "api": {"mobile_client"},
+    "mobile_client": {"booking", "sensors", "opendata", "api"},
+}
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    """Top-level modules imported by each file of a package."""
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_respects_dependency_direction(package: str) -> None:
+    violations = {
+        file: sorted(names & FORBIDDEN[package])
+        for file, names in imported_modules(package).items()
+        if names & FORBIDDEN[package]
+    }
+    assert violations == {}
+
+
+def test_the_rule_checker_sees_imports() -> None:
+    # Guards against a checker that silently finds nothing.
+    assert "booking" in imported_modules("api")["api/app.py"]
