@@ -1,5 +1,6 @@
 """The FastAPI application: wiring of settings, database, routers and error handling."""
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -11,7 +12,7 @@ from sqlalchemy import Engine
 
 from api import errors
 from api.deps import Database, system_clock
-from api.routes import accounts, auth, health, me, zones
+from api.routes import accounts, auth, enforcement, health, me, reservations, zones
 from api.settings import ApiSettings
 from booking.database import make_engine, new_session
 from booking.geo import ZoneIndex
@@ -48,6 +49,9 @@ def create_app(
         )
         with new_session(engine) as session:
             app.state.zone_index.refresh(session=session)
+        # The index is long-lived: keep its objects out of the cyclic collector's full scans,
+        # which otherwise pause every request for ~250 ms at 100,000 zones.
+        gc.freeze()
         yield
         if owns_engine:
             engine.dispose()
@@ -65,7 +69,7 @@ def create_app(
     app.state.booking_settings = booking_settings
     app.state.zone_index = ZoneIndex()
     errors.install(app)
-    for module in (health, auth, me, accounts, zones):
+    for module in (health, auth, me, accounts, zones, reservations, enforcement):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -20,6 +20,8 @@ from booking.settings import BookingSettings
 from booking.tables import Account
 
 Clock = Callable[[], datetime]
+# Integer ids in paths are bounded so no database is asked for a number it cannot hold.
+IntId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -53,27 +55,28 @@ class Database:
             yield session
 
 
-def get_database(request: Request) -> Database:
+# The app-state dependencies are async so they cost no threadpool hop per request.
+async def get_database(request: Request) -> Database:
     """The app's database."""
     return request.app.state.database
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     """The app's clock; tests inject a fixed one."""
     return request.app.state.clock
 
 
-def get_api_settings(request: Request) -> ApiSettings:
+async def get_api_settings(request: Request) -> ApiSettings:
     """The API settings the app was built with."""
     return request.app.state.api_settings
 
 
-def get_booking_settings(request: Request) -> BookingSettings:
+async def get_booking_settings(request: Request) -> BookingSettings:
     """The domain settings the app was built with."""
     return request.app.state.booking_settings
 
 
-def get_zone_index(request: Request) -> ZoneIndex:
+async def get_zone_index(request: Request) -> ZoneIndex:
     """The in-memory zone index of this process."""
     return request.app.state.zone_index
 

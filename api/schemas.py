@@ -132,9 +132,10 @@ class ZoneHitOut(BaseModel):
     loading_hours: str
     max_stay_min: int
     distance_m: float | None
+    free_bays: int
 
     @classmethod
-    def of(cls, hit: Hit) -> ZoneHitOut:
+    def of(cls, hit: Hit, *, free_bays: int) -> ZoneHitOut:
         z = hit.zone
         return cls(
             id=z.id,
@@ -149,6 +150,7 @@ class ZoneHitOut(BaseModel):
             loading_hours=z.loading_hours,
             max_stay_min=z.max_stay_min,
             distance_m=hit.distance_m,
+            free_bays=free_bays,
         )
 
 
@@ -157,6 +159,8 @@ class ZoneListOut(BaseModel):
 
     items: list[ZoneHitOut]
     count: int
+    start: datetime
+    end: datetime
 
 
 class ImportResultOut(BaseModel):

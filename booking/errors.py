@@ -53,3 +53,16 @@ class InvalidInput(DomainError):
     def as_dicts(self) -> list[dict[str, Any]]:
         """The problems as plain dicts for a response body."""
         return [{"pointer": p.pointer, "detail": p.detail} for p in self.problems]
+
+
+class ZoneFull(DomainError):
+    """No bay is free for the window; `alternatives` lists what else would work."""
+
+    def __init__(self, detail: str, alternatives: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.alternatives = alternatives
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Fields the problem response carries beyond the detail."""
+        return {"alternatives": self.alternatives}

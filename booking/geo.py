@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -65,41 +65,64 @@ class ZoneIndex:
         self._watermark: datetime | None = None
         self._checked_at = 0.0
         self._stale = True
+        self._pending: set[str] = set()
         self._refresh_interval_s = refresh_interval_s
         self._lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def invalidate(self) -> None:
-        """Make the next search read changes from the database first."""
+    def invalidate(self, *zone_ids: str) -> None:
+        """This process changed these zones: the next search reloads them first."""
+        self._pending.update(zone_ids)
         self._stale = True
 
-    def ensure_fresh(self, *, session: Session) -> None:
-        """Refresh if this process changed zones or the refresh interval has passed."""
-        if self._stale or time.monotonic() - self._checked_at >= self._refresh_interval_s:
-            self.refresh(session=session)
+    def ensure_fresh(self, *, session: Session, now: datetime | None = None) -> None:
+        """Refresh if this process changed zones or the refresh interval has passed.
 
-    def refresh(self, *, session: Session) -> int:
+        A periodic refresh that another thread is already running is not waited for: the
+        current snapshot serves meanwhile. A local change waits, so a writer sees its write.
+        """
+        if self._stale:
+            with self._refresh_lock:
+                if self._stale:
+                    self.refresh(session=session, now=now)
+        elif time.monotonic() - self._checked_at >= self._refresh_interval_s:
+            if self._refresh_lock.acquire(blocking=False):
+                try:
+                    self.refresh(session=session, now=now)
+                finally:
+                    self._refresh_lock.release()
+
+    def refresh(self, *, session: Session, now: datetime | None = None) -> int:
         """Apply zone changes committed since the last refresh; returns how many changed."""
-        with self._lock:
-            self._stale = False
-            self._checked_at = time.monotonic()
-            query = select(Zone.id, Zone.updated_at, Zone.status)
-            if self._watermark is not None:
+        self._stale = False
+        self._checked_at = time.monotonic()
+        now = now or datetime.now(UTC)
+        query = select(Zone.id, Zone.updated_at, Zone.status)
+        if self._watermark is not None:
+            if self._watermark >= now - REFRESH_OVERLAP:
                 query = query.where(col(Zone.updated_at) >= self._watermark - REFRESH_OVERLAP)
-            rows = session.exec(query).all()
+            else:
+                # Everything stamped at or before an old watermark committed long ago.
+                query = query.where(col(Zone.updated_at) > self._watermark)
+        rows = session.exec(query).all()
+        pending, self._pending = self._pending, set()
+        with self._lock:
             changed = [
                 zone_id
                 for zone_id, updated_at, status in rows
-                if self._differs(zone_id, updated_at, status)
+                if zone_id not in pending and self._differs(zone_id, updated_at, status)
             ]
-            if rows:
-                newest = max(updated_at for _, updated_at, _ in rows)
-                self._watermark = max(self._watermark or newest, newest)
-            if changed:
-                self._load(session=session, zone_ids=changed)
-            return len(changed)
+        # Changes made here are reloaded by id: timestamps cannot tell two writes in one tick.
+        changed.extend(pending)
+        if rows:
+            newest = max(updated_at for _, updated_at, _ in rows)
+            self._watermark = max(self._watermark or newest, newest)
+        if changed:
+            self._load(session=session, zone_ids=changed)
+        return len(changed)
 
     def near(self, lon: float, lat: float, *, radius_m: float, limit: int) -> list[Hit]:
         """Zones within `radius_m` of the point, nearest first, by distance to their kerb."""
@@ -153,13 +176,17 @@ class ZoneIndex:
             counts = zones.bay_counts(session=session, zone_ids=ids)
             loaded = list(session.exec(select(Zone).where(col(Zone.id).in_(ids))))
             geoms = shapely.from_geojson([_geojson(z.geometry) for z in loaded])
-            for zone, geom in zip(loaded, geoms, strict=True):
-                if zone.status != zones.ACTIVE:
-                    self._entries.pop(zone.id, None)
-                    self._geoms.pop(zone.id, None)
-                    continue
-                self._entries[zone.id] = _entry(zone, counts.get(zone.id, 0))
-                self._geoms[zone.id] = geom
+            with self._lock:
+                self._apply(loaded, geoms, counts)
+
+    def _apply(self, loaded: list[Zone], geoms: np.ndarray, counts: dict[str, int]) -> None:
+        for zone, geom in zip(loaded, geoms, strict=True):
+            if zone.status != zones.ACTIVE:
+                self._entries.pop(zone.id, None)
+                self._geoms.pop(zone.id, None)
+                continue
+            self._entries[zone.id] = _entry(zone, counts.get(zone.id, 0))
+            self._geoms[zone.id] = geom
         self._tree = None
 
     def _snapshot(self) -> tuple[shapely.STRtree, np.ndarray, list[ZoneEntry]] | None:

@@ -15,7 +15,7 @@ def normalise(plate: str) -> str:
     canonical = _SEPARATORS.sub("", plate.strip().upper())
     if not _VALID.match(canonical):
         raise PlateError(
-            f"'{plate}' is not a number plate: use 2-12 letters and digits, e.g. 'HH-AB 123'"
+            f"'{plate}' is not a number plate: use 2-12 letters and digits, e.g. 'HH-AB 123'."
         )
     return canonical
 

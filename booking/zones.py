@@ -158,13 +158,12 @@ def upsert_many(
         bays: dict[str, list[Bay]] = {}
         for bay in session.exec(select(Bay).where(col(Bay.zone_id).in_(ids))):
             bays.setdefault(bay.zone_id, []).append(bay)
+        new_zones: list[ZoneSpec] = []
         for spec in chunk:
             zone = existing.get(spec.id)
             if zone is None:
-                zone = Zone(**_zone_fields(spec, default_tz), created_at=now, updated_at=now)
-                session.add(zone)
-                session.flush()
-                _sync_bays(session=session, zone_id=zone.id, specs=spec.bay_specs(), existing=[])
+                session.add(Zone(**_zone_fields(spec, default_tz), created_at=now, updated_at=now))
+                new_zones.append(spec)
                 result.created += 1
             elif _apply(
                 session=session,
@@ -178,6 +177,10 @@ def upsert_many(
                 result.updated += 1
             else:
                 result.unchanged += 1
+        # One flush for the chunk's new zones, then their bays: far cheaper than one per zone.
+        session.flush()
+        for spec in new_zones:
+            _sync_bays(session=session, zone_id=spec.id, specs=spec.bay_specs(), existing=[])
         session.flush()
         if progress:
             progress(len(chunk))
@@ -315,3 +318,14 @@ def _sync_bays(
             session.add(bay)
             changed = True
     return changed
+
+
+def labels(
+    *, session: Session, zone_ids: Iterable[str], bay_ids: Iterable[int]
+) -> tuple[dict[str, str], dict[int, str]]:
+    """Zone names and bay labels for display, fetched in two queries."""
+    names = dict(
+        session.exec(select(Zone.id, Zone.name).where(col(Zone.id).in_(set(zone_ids)))).all()
+    )
+    bays = dict(session.exec(select(Bay.id, Bay.label).where(col(Bay.id).in_(set(bay_ids)))).all())
+    return names, bays

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter, Response
 
-from api.deps import ClockDep, CurrentAccount, DbDep
+from api.deps import ClockDep, CurrentAccount, DbDep, IntId
 from api.errors import PROBLEM_RESPONSES
 from api.schemas import AccountOut, VehicleIn, VehicleOut
-from booking import accounts
+from api.schemas_reservations import NotificationOut
+from booking import accounts, notifications
 
 router = APIRouter(prefix="/api/v1/me", tags=["accounts"], responses=PROBLEM_RESPONSES)
 
@@ -34,8 +35,30 @@ def add_vehicle(body: VehicleIn, account: CurrentAccount, db: DbDep, clock: Cloc
 
 
 @router.delete("/vehicles/{vehicle_id}", status_code=204)
-def remove_vehicle(vehicle_id: int, account: CurrentAccount, db: DbDep) -> Response:
+def remove_vehicle(vehicle_id: IntId, account: CurrentAccount, db: DbDep) -> Response:
     """Remove a vehicle from the account."""
     with db.write() as session:
         accounts.remove_vehicle(session=session, account=account, vehicle_id=vehicle_id)
     return Response(status_code=204)
+
+
+@router.get("/notifications")
+def list_notifications(
+    account: CurrentAccount, db: DbDep, unread: bool = False
+) -> list[NotificationOut]:
+    """Your notifications, newest first: confirmations, cancellations, no-shows, moves."""
+    with db.read() as session:
+        found = notifications.list_for(session=session, account=account, unread_only=unread)
+        return [NotificationOut.of(n) for n in found]
+
+
+@router.post("/notifications/{notification_id}/read")
+def read_notification(
+    notification_id: IntId, account: CurrentAccount, db: DbDep, clock: ClockDep
+) -> NotificationOut:
+    """Mark a notification as read."""
+    with db.write() as session:
+        found = notifications.mark_read(
+            session=session, account=account, notification_id=notification_id, now=clock()
+        )
+        return NotificationOut.of(found)

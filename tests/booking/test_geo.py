@@ -73,12 +73,13 @@ def test_a_change_committed_late_with_an_older_timestamp_is_still_seen(engine: E
     index = ZoneIndex()
     with transaction(engine) as session:
         make_zone(session, "A", now=T0 + timedelta(minutes=5))
+    soon_after = T0 + timedelta(minutes=5, seconds=1)
     with transaction(engine, write=False) as session:
-        index.refresh(session=session)
+        index.refresh(session=session, now=soon_after)
     with transaction(engine) as session:  # stamped before the watermark, committed after
         make_zone(session, "B", lon=9.99, now=T0 + timedelta(minutes=4, seconds=58))
     with transaction(engine, write=False) as session:
-        assert index.refresh(session=session) == 1
+        assert index.refresh(session=session, now=soon_after) == 1
     assert len(index) == 2
 
 
@@ -93,3 +94,27 @@ def test_synthetic_city_is_searchable(engine: Engine) -> None:
     hits = index.near(10.0, 53.55, radius_m=5000, limit=500)
     distances = [h.distance_m for h in hits]
     assert hits and distances == sorted(distances) and max(distances) <= 5000
+
+
+def test_an_old_watermark_does_not_reread_the_rows_it_stamped(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = ZoneIndex()
+    with transaction(engine) as session:
+        zones.upsert_many(
+            session=session, specs=list(demo.generate(50, seed=2)), now=T0, default_tz="UTC"
+        )
+    long_after = T0 + timedelta(minutes=10)
+    with transaction(engine, write=False) as session:
+        assert index.refresh(session=session, now=long_after) == 50
+        compared: list[str] = []
+        original = index._differs
+        monkeypatch.setattr(
+            index,
+            "_differs",
+            lambda zone_id, *rest: compared.append(zone_id) or original(zone_id, *rest),
+        )
+        assert index.refresh(session=session, now=long_after) == 0
+        soon = T0 + timedelta(seconds=2)  # within the overlap the recent rows are re-checked
+        assert index.refresh(session=session, now=soon) == 0
+    assert len(compared) == 50

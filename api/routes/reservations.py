@@ -1,0 +1,174 @@
+"""Reservations over REST: book, list, read, cancel, extend, check in and out."""
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import AwareDatetime
+from sqlmodel import Session
+
+from api.deps import BookingSettingsDep, ClockDep, CurrentAccount, DbDep
+from api.errors import PROBLEM_RESPONSES
+from api.schemas_reservations import ExtendIn, ReservationIn, ReservationOut
+from booking import changes, reservations, zones
+from booking.tables import Reservation
+from booking.tables.reservations import STATUSES
+
+router = APIRouter(
+    prefix="/api/v1/reservations", tags=["reservations"], responses=PROBLEM_RESPONSES
+)
+StatusFilter = Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")]
+
+
+def views(session: Session, found: Sequence[Reservation]) -> list[ReservationOut]:
+    """Reservations with their zone names and bay labels."""
+    names, bays = zones.labels(
+        session=session, zone_ids=[r.zone_id for r in found], bay_ids=[r.bay_id for r in found]
+    )
+    return [
+        ReservationOut.of(
+            r, zone_name=names.get(r.zone_id, r.zone_id), bay_label=bays.get(r.bay_id, "?")
+        )
+        for r in found
+    ]
+
+
+@router.post("", status_code=201, responses={200: {"description": "Replay of an earlier request"}})
+def create_reservation(
+    body: ReservationIn,
+    account: CurrentAccount,
+    db: DbDep,
+    clock: ClockDep,
+    settings: BookingSettingsDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> ReservationOut:
+    """Book a bay. Send an Idempotency-Key so a retried request never books twice.
+
+    A full zone answers 409 with `alternatives`; a broken rule 422 with `rule`.
+    """
+    with db.write() as session:
+        booked = reservations.book(
+            session=session,
+            request=body.to_domain(idempotency_key),
+            account=account,
+            now=clock(),
+            policy=settings.policy(),
+        )
+        if booked.replayed:
+            response.status_code = 200
+        return views(session, [booked.reservation])[0]
+
+
+@router.get("")
+def list_reservations(
+    account: CurrentAccount,
+    db: DbDep,
+    zone_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: StatusFilter = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[ReservationOut]:
+    """Your reservations (fleet managers: the fleet's; operators: all), newest first."""
+    with db.read() as session:
+        found = reservations.list_for(
+            session=session,
+            account=account,
+            zone_id=zone_id,
+            status=status,
+            start=start,
+            end=end,
+            limit=limit,
+            offset=offset,
+        )
+        return views(session, found)
+
+
+@router.get("/{reservation_id}")
+def get_reservation(reservation_id: str, account: CurrentAccount, db: DbDep) -> ReservationOut:
+    """One reservation; somebody else's answers 404."""
+    with db.read() as session:
+        found = reservations.get_for(
+            session=session, account=account, reservation_id=reservation_id
+        )
+        return views(session, [found])[0]
+
+
+@router.post("/{reservation_id}/cancel")
+def cancel_reservation(
+    reservation_id: str, account: CurrentAccount, db: DbDep, clock: ClockDep
+) -> ReservationOut:
+    """Cancel a booking that is not checked in yet (operators: any live booking)."""
+    with db.write() as session:
+        found = reservations.get_for(
+            session=session, account=account, reservation_id=reservation_id
+        )
+        changes.cancel(session=session, reservation=found, account=account, now=clock())
+        return views(session, [found])[0]
+
+
+@router.post("/{reservation_id}/extend")
+def extend_reservation(
+    reservation_id: str,
+    body: ExtendIn,
+    account: CurrentAccount,
+    db: DbDep,
+    clock: ClockDep,
+    settings: BookingSettingsDep,
+) -> ReservationOut:
+    """Add minutes to the end, if the bay stays free and the zone's max stay allows."""
+    with db.write() as session:
+        found = reservations.get_for(
+            session=session, account=account, reservation_id=reservation_id
+        )
+        changes.extend(
+            session=session,
+            reservation=found,
+            account=account,
+            minutes=body.minutes,
+            now=clock(),
+            policy=settings.policy(),
+        )
+        return views(session, [found])[0]
+
+
+@router.post("/{reservation_id}/check-in")
+def check_in(
+    reservation_id: str,
+    account: CurrentAccount,
+    db: DbDep,
+    clock: ClockDep,
+    settings: BookingSettingsDep,
+) -> ReservationOut:
+    """Report arrival (for bays without a sensor)."""
+    with db.write() as session:
+        found = reservations.get_for(
+            session=session, account=account, reservation_id=reservation_id
+        )
+        changes.check_in(
+            session=session,
+            reservation=found,
+            now=clock(),
+            policy=settings.policy(),
+            actor=f"account:{account.id}",
+        )
+        return views(session, [found])[0]
+
+
+@router.post("/{reservation_id}/check-out")
+def check_out(
+    reservation_id: str, account: CurrentAccount, db: DbDep, clock: ClockDep
+) -> ReservationOut:
+    """Report departure (for bays without a sensor)."""
+    with db.write() as session:
+        found = reservations.get_for(
+            session=session, account=account, reservation_id=reservation_id
+        )
+        changes.check_out(
+            session=session, reservation=found, now=clock(), actor=f"account:{account.id}"
+        )
+        return views(session, [found])[0]

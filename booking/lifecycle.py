@@ -1,0 +1,67 @@
+"""Time-driven transitions, run every minute by the scheduler: no-shows, overstays, endings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from booking import history, notifications
+from booking.policy import Policy
+from booking.tables import Bay, Reservation
+from booking.tables.reservations import ACTIVE, BOOKED, COMPLETED, NO_SHOW, OVERSTAY
+
+ACTOR = "lifecycle"
+
+
+@dataclass
+class LifecycleResult:
+    """How many reservations each step moved."""
+
+    no_shows: int = 0
+    overstays: int = 0
+    completed: int = 0
+
+
+def run(*, session: Session, now: datetime, policy: Policy) -> LifecycleResult:
+    """Apply every transition that time alone decides, as of `now`."""
+    result = LifecycleResult()
+    due = select(Reservation).where(
+        Reservation.status == BOOKED, col(Reservation.start_at) < now - policy.grace
+    )
+    for reservation in session.exec(due).all():
+        history.transition(
+            session=session, reservation=reservation, to=NO_SHOW, at=now, actor=ACTOR
+        )
+        notifications.notify(
+            session=session,
+            account_id=reservation.account_id,
+            kind="no_show",
+            message=(
+                f"Nobody arrived for booking {reservation.code} within "
+                f"{int(policy.grace.total_seconds() // 60)} minutes; the bay was released."
+            ),
+            now=now,
+            reservation=reservation,
+        )
+        result.no_shows += 1
+    ended = (
+        select(Reservation, Bay.sensor_id)
+        .join(Bay, col(Bay.id) == Reservation.bay_id)
+        .where(Reservation.status == ACTIVE, col(Reservation.end_at) <= now)
+    )
+    for reservation, sensor_id in session.exec(ended).all():
+        # A sensor tells when the vehicle leaves; without one, the booking's end is all we know.
+        if sensor_id:
+            history.transition(
+                session=session, reservation=reservation, to=OVERSTAY, at=now, actor=ACTOR
+            )
+            result.overstays += 1
+        else:
+            history.transition(
+                session=session, reservation=reservation, to=COMPLETED, at=now, actor=ACTOR
+            )
+            result.completed += 1
+    session.flush()
+    return result
