@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
-from api import errors
+from api import errors, scheduler
 from api.deps import Database, system_clock
 from api.routes import accounts, auth, enforcement, health, me, reservations, zones
 from api.settings import ApiSettings
@@ -30,8 +30,12 @@ def create_app(
     *,
     engine: Engine | None = None,
     clock: Callable[[], datetime] = system_clock,
+    run_scheduler: bool = False,
 ) -> FastAPI:
-    """Build the API; pass an engine to share one, else it is made from the settings."""
+    """Build the API; pass an engine to share one, else it is made from the settings.
+
+    `run_scheduler` starts the time-driven jobs in this process (the all-in-one mode).
+    """
     api_settings = api_settings or ApiSettings()
     booking_settings = booking_settings or BookingSettings()
     api_settings.check()
@@ -52,7 +56,13 @@ def create_app(
         # The index is long-lived: keep its objects out of the cyclic collector's full scans,
         # which otherwise pause every request for ~250 ms at 100,000 zones.
         gc.freeze()
+        background = None
+        if run_scheduler:
+            background = scheduler.build(scheduler.Jobs(engine, booking_settings, clock))
+            background.start()
         yield
+        if background is not None:
+            background.shutdown(wait=True)
         if owns_engine:
             engine.dispose()
 

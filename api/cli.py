@@ -1,7 +1,9 @@
 """The `kerbside` command: run the platform, migrate, manage zones and users."""
 
 import json
+import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +11,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from api import logs
+from api import logs, scheduler
 from api.app import create_app
 from api.settings import ApiSettings, SettingsError
 from booking import accounts, demo, migrate, zones
@@ -65,7 +67,7 @@ def run(
     if demo_zones and api_settings.load_demo:
         with transaction(engine) as session:
             demo.load_smala(session=session, now=_now(), default_tz=booking_settings.timezone)
-    application = create_app(api_settings, booking_settings, engine=engine)
+    application = create_app(api_settings, booking_settings, engine=engine, run_scheduler=True)
     base = f"http://{host}:{port}"
     typer.echo(f"Kerbside is starting on {base}")
     typer.echo(f"  API docs:  {base}/docs")
@@ -90,6 +92,25 @@ def api(
         workers=workers,
         log_config=None,
     )
+
+
+@app.command("scheduler")
+def run_scheduler() -> None:
+    """Run the time-driven jobs; replicas wait on a PostgreSQL advisory lock as standbys."""
+    api_settings, booking_settings = _settings()
+    logs.configure(api_settings.log_level, api_settings.log_format)
+    engine = make_engine(booking_settings.database_url, pool_size=2)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with scheduler.leadership(engine, stop=stop) as leading:
+        if not leading:
+            return
+        background = scheduler.build(scheduler.Jobs(engine, booking_settings, _now))
+        background.start()
+        typer.echo("scheduler running; Ctrl+C stops it")
+        stop.wait()
+        background.shutdown(wait=True)
 
 
 @db_app.command("upgrade")

@@ -11,7 +11,15 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from booking.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolation
+from booking.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+    ZoneFull,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("kerbside.api")
@@ -61,7 +69,14 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-_STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, RuleViolation: 422, InvalidInput: 422}
+_STATUS = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    ZoneFull: 409,
+    RuleViolation: 422,
+    InvalidInput: 422,
+}
 
 
 def _domain_error(request: Request, exc: Exception) -> JSONResponse:

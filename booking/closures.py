@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
@@ -36,6 +36,7 @@ def close(
 ) -> ClosurePlan:
     """Close the zone or the named bays; cancel and notify the live bookings it hits."""
     zone = zones.get_active(session=session, zone_id=zone_id)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         raise RuleViolation("period", "A closure must end after it starts.")
     if end <= now:

@@ -88,12 +88,13 @@ class ZoneIndex:
             with self._refresh_lock:
                 if self._stale:
                     self.refresh(session=session, now=now)
-        elif time.monotonic() - self._checked_at >= self._refresh_interval_s:
-            if self._refresh_lock.acquire(blocking=False):
-                try:
-                    self.refresh(session=session, now=now)
-                finally:
-                    self._refresh_lock.release()
+            return
+        due = time.monotonic() - self._checked_at >= self._refresh_interval_s
+        if due and self._refresh_lock.acquire(blocking=False):
+            try:
+                self.refresh(session=session, now=now)
+            finally:
+                self._refresh_lock.release()
 
     def refresh(self, *, session: Session, now: datetime | None = None) -> int:
         """Apply zone changes committed since the last refresh; returns how many changed."""

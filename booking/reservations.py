@@ -7,7 +7,7 @@ import json
 import math
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -74,9 +74,9 @@ def book(
     zone = zones.get(session=session, zone_id=request.zone_id)
     rules.check_zone_bookable(zone)
     on_arrival = request.start is None
-    start = now.replace(microsecond=0) if on_arrival else request.start
-    assert start is not None
-    end = _end_of(request, start)
+    # Stored and answered in UTC, whatever offset the request carried.
+    start = (now.replace(microsecond=0) if request.start is None else request.start).astimezone(UTC)
+    end = _end_of(request, start).astimezone(UTC)
     vehicle = resolve_vehicle(session=session, request=request, account=account, now=now)
     if account.role not in accounts.STAFF:
         rules.check_user_class(zone, account)
