@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from booking import history, notifications
+from booking import history, notifications, violations
 from booking.policy import Policy
 from booking.tables import Bay, Reservation
 from booking.tables.reservations import ACTIVE, BOOKED, COMPLETED, NO_SHOW, OVERSTAY
@@ -44,6 +44,15 @@ def run(*, session: Session, now: datetime, policy: Policy) -> LifecycleResult:
             ),
             now=now,
             reservation=reservation,
+        )
+        violations.open_once(
+            session=session,
+            kind=violations.NO_SHOW,
+            zone_id=reservation.zone_id,
+            bay_id=reservation.bay_id,
+            reservation_id=reservation.id,
+            plate=reservation.plate,
+            now=now,
         )
         result.no_shows += 1
     ended = (

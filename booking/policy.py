@@ -14,3 +14,6 @@ class Policy:
     max_live_bookings: int = 3
     granularity_min: int = 5
     nearby_radius_m: float = 2000.0
+    unreserved_tolerance: timedelta = timedelta(minutes=5)
+    displace_within: timedelta = timedelta(minutes=15)
+    battery_low_pct: float = 15.0

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from booking import accounts, zones
 from booking.tables import Account, Zone
-from booking.zone_specs import ZoneSpec
+from booking.zone_specs import BaySpec, ZoneSpec
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -23,14 +23,18 @@ def zone_spec(
     hours: str = "Mo-Fr 08:00-19:00",
     lon: float = 9.9857,
     lat: float = 53.5549,
+    sensors: bool = False,
     **rules: Any,
 ) -> ZoneSpec:
-    """A valid zone: a 24 m kerb segment starting at (lon, lat)."""
+    """A valid zone: a 24 m kerb segment at (lon, lat); with sensors "<zone>-s<n>" per bay."""
+    bay_list: int | list[BaySpec] = bays
+    if sensors:
+        bay_list = [BaySpec(label=str(n), sensor_id=f"{zone_id}-s{n}") for n in range(1, bays + 1)]
     return ZoneSpec(
         id=zone_id,
         name=rules.pop("name", f"Zone {zone_id}"),
         geometry={"type": "LineString", "coordinates": [[lon, lat], [lon + 0.00036, lat]]},
-        bays=bays,
+        bays=bay_list,
         loading_hours=hours,
         **rules,
     )

@@ -8,17 +8,23 @@ from booking.tables.reservations import (
     Reservation,
     ReservationEvent,
 )
+from booking.tables.sensors import BayState, DeadLetter, OccupancyEvent, Sensor, Violation
 from booking.tables.zones import Bay, Zone
 
 __all__ = [
     "AccessLog",
     "Account",
     "Bay",
+    "BayState",
     "Closure",
+    "DeadLetter",
     "Fleet",
     "Notification",
+    "OccupancyEvent",
     "Reservation",
     "ReservationEvent",
+    "Sensor",
     "Vehicle",
+    "Violation",
     "Zone",
 ]
