@@ -1,9 +1,10 @@
 """The FastAPI application: wiring of settings, database, routers and error handling."""
 
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Protocol
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -12,11 +13,20 @@ from sqlalchemy import Engine
 
 from api import errors, scheduler
 from api.deps import Database, system_clock
-from api.routes import accounts, auth, enforcement, health, me, reservations, zones
+from api.routes import accounts, auth, enforcement, health, me, reservations, sensors, zones
 from api.settings import ApiSettings
 from booking.database import make_engine, new_session
 from booking.geo import ZoneIndex
 from booking.settings import BookingSettings
+
+
+class Background(Protocol):
+    """Something that runs beside the API in the all-in-one process."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
 
 DESCRIPTION = (
     "Bookable kerbside loading bays: zones, reservations, sensors, enforcement and open data. "
@@ -31,10 +41,13 @@ def create_app(
     engine: Engine | None = None,
     clock: Callable[[], datetime] = system_clock,
     run_scheduler: bool = False,
+    background: Sequence[Background] = (),
 ) -> FastAPI:
     """Build the API; pass an engine to share one, else it is made from the settings.
 
-    `run_scheduler` starts the time-driven jobs in this process (the all-in-one mode).
+    `run_scheduler` starts the time-driven jobs in this process and `background` services
+    (the MQTT ingest) run alongside: the all-in-one mode. The caller composes them, so the
+    API never imports the other adapters.
     """
     api_settings = api_settings or ApiSettings()
     booking_settings = booking_settings or BookingSettings()
@@ -56,13 +69,17 @@ def create_app(
         # The index is long-lived: keep its objects out of the cyclic collector's full scans,
         # which otherwise pause every request for ~250 ms at 100,000 zones.
         gc.freeze()
-        background = None
+        jobs = None
         if run_scheduler:
-            background = scheduler.build(scheduler.Jobs(engine, booking_settings, clock))
-            background.start()
+            jobs = scheduler.build(scheduler.Jobs(engine, booking_settings, clock))
+            jobs.start()
+        for service in background:
+            service.start()
         yield
-        if background is not None:
-            background.shutdown(wait=True)
+        for service in reversed(background):
+            service.stop()
+        if jobs is not None:
+            jobs.shutdown(wait=True)
         if owns_engine:
             engine.dispose()
 
@@ -79,7 +96,7 @@ def create_app(
     app.state.booking_settings = booking_settings
     app.state.zone_index = ZoneIndex()
     errors.install(app)
-    for module in (health, auth, me, accounts, zones, reservations, enforcement):
+    for module in (health, auth, me, accounts, zones, reservations, enforcement, sensors):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -18,6 +18,8 @@ from booking import accounts, demo, migrate, zones
 from booking.database import make_engine, transaction
 from booking.errors import DomainError, InvalidInput
 from booking.settings import BookingSettings
+from sensors.service import IngestService
+from sensors.settings import MqttSettings
 
 app = typer.Typer(help="Kerbside: bookable kerbside loading zones.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -67,7 +69,10 @@ def run(
     if demo_zones and api_settings.load_demo:
         with transaction(engine) as session:
             demo.load_smala(session=session, now=_now(), default_tz=booking_settings.timezone)
-    application = create_app(api_settings, booking_settings, engine=engine, run_scheduler=True)
+    ingest = IngestService(engine, MqttSettings(), policy=booking_settings.policy(), clock=_now)
+    application = create_app(
+        api_settings, booking_settings, engine=engine, run_scheduler=True, background=[ingest]
+    )
     base = f"http://{host}:{port}"
     typer.echo(f"Kerbside is starting on {base}")
     typer.echo(f"  API docs:  {base}/docs")
@@ -92,6 +97,23 @@ def api(
         workers=workers,
         log_config=None,
     )
+
+
+@app.command()
+def ingest() -> None:
+    """Consume sensor messages from MQTT (KERBSIDE_MQTT_URL) and publish zone signs."""
+    api_settings, booking_settings = _settings()
+    logs.configure(api_settings.log_level, api_settings.log_format)
+    engine = make_engine(booking_settings.database_url, pool_size=4)
+    service = IngestService(engine, MqttSettings(), policy=booking_settings.policy(), clock=_now)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    service.start()
+    host, port, _, _ = service.settings.broker_address()
+    typer.echo(f"ingest consuming from {host}:{port}")
+    stop.wait()
+    service.stop()
 
 
 @app.command("scheduler")

@@ -38,3 +38,6 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # The embedded broker's state machine narrates every connection at INFO.
+    for name in ("amqtt", "transitions", "apscheduler.executors"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

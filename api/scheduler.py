@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, text
 
-from booking import lifecycle
+from booking import lifecycle, reconcile
 from booking.database import transaction
 from booking.settings import BookingSettings
 
 log = logging.getLogger("kerbside.scheduler")
 LEADER_LOCK_KEY = 0x6B657262  # "kerb": one scheduler per database
 LIFECYCLE_INTERVAL_S = 60
+SWEEP_INTERVAL_S = 30
 
 
 class Jobs:
@@ -50,6 +51,11 @@ class Jobs:
             )
         return result
 
+    def sweep(self) -> reconcile.SweepResult:
+        """Strangers past the tolerance, silent sensors, overstays."""
+        with transaction(self.engine) as session:
+            return reconcile.sweep(session=session, now=self.clock(), policy=self.settings.policy())
+
 
 def build(jobs: Jobs) -> BackgroundScheduler:
     """A background scheduler with every job; one run of a job at a time, missed runs merged."""
@@ -59,6 +65,15 @@ def build(jobs: Jobs) -> BackgroundScheduler:
         "interval",
         seconds=LIFECYCLE_INTERVAL_S,
         id="lifecycle",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        jobs.sweep,
+        "interval",
+        seconds=SWEEP_INTERVAL_S,
+        id="sweep",
         max_instances=1,
         coalesce=True,
         next_run_time=datetime.now(UTC),

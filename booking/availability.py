@@ -157,3 +157,13 @@ def max_concurrent(intervals: Sequence[tuple[datetime, datetime]]) -> int:
         current += step
         peak = max(peak, current)
     return peak
+
+
+def zones_with_live(*, session: Session, start: datetime, end: datetime) -> set[str]:
+    """Zones that have a live reservation overlapping [start, end)."""
+    query = select(Reservation.zone_id).where(
+        col(Reservation.status).in_(LIVE),
+        col(Reservation.start_at) < end,
+        col(Reservation.end_at) > start,
+    )
+    return set(session.exec(query.distinct()).all())

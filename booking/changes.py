@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from booking import accounts, availability, history, notifications, rules, zones
+from booking import accounts, availability, history, notifications, reservations, rules, zones
 from booking.errors import RuleViolation
 from booking.policy import Policy
 from booking.tables import Account, Bay, Reservation
@@ -76,6 +76,9 @@ def extend(
         raise RuleViolation(
             "bay_taken", "The bay is booked by someone else right after you; it cannot be extended."
         )
+    reservations._check_vehicle_free(
+        session=session, plate=reservation.plate, start=reservation.end_at, end=new_end
+    )
     old_end = reservation.end_at
     try:
         with session.begin_nested():

@@ -9,13 +9,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ADAPTERS = ("api", "sensors", "opendata")
 OURS = ("booking", "sensors", "opendata", "api", "mobile_client")
 # What each package must never import (top-level module names).
+# api may use opendata (it serves the feeds), as DESIGN.md's arrows allow; never sensors.
 FORBIDDEN = {
     "booking": {"fastapi", "starlette", "uvicorn", "paho", "httpx", "amqtt", "apscheduler"}
     | set(ADAPTERS)
     | {"mobile_client"},
     "sensors": {"api", "opendata", "mobile_client", "fastapi"},
     "opendata": {"api", "sensors", "mobile_client", "fastapi"},
-    "api": {"mobile_client"},
+    "api": {"mobile_client", "sensors"},
     "mobile_client": {"booking", "sensors", "opendata", "api"},
 }
 
@@ -35,12 +36,17 @@ def imported_modules(package: str) -> dict[str, set[str]]:
     return found
 
 
+# The CLI is the composition root: to start the all-in-one process and `kerbside ingest` it
+# alone wires the sensors adapter in; the app itself only sees start/stop services.
+COMPOSITION_ROOT = {"api/cli.py": {"sensors"}}
+
+
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_package_respects_dependency_direction(package: str) -> None:
     violations = {
-        file: sorted(names & FORBIDDEN[package])
+        file: sorted(bad)
         for file, names in imported_modules(package).items()
-        if names & FORBIDDEN[package]
+        if (bad := names & FORBIDDEN[package] - COMPOSITION_ROOT.get(file, set()))
     }
     assert violations == {}
 

@@ -1,7 +1,8 @@
 """Liveness and readiness probes."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.errors import PROBLEM_JSON
@@ -36,3 +37,9 @@ def readyz(request: Request) -> JSONResponse:
             media_type=PROBLEM_JSON,
         )
     return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    """Prometheus metrics of this process (ingest counters in the all-in-one mode)."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

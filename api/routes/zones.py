@@ -18,7 +18,8 @@ from api.errors import PROBLEM_RESPONSES
 from api.responses import GeoJSONResponse
 from api.schemas import ImportResultOut, ZoneHitOut, ZoneListOut, ZoneOut
 from api.schemas_reservations import AvailabilityOut, ClosureIn, ClosureOut
-from booking import availability, closures, zones
+from api.schemas_sensors import SignOut
+from booking import availability, closures, signs, zones
 from booking.errors import RuleViolation
 from booking.zone_specs import ZonePatch, ZoneSpec
 
@@ -114,6 +115,17 @@ def zone_availability(
         zone = zones.get(session=session, zone_id=zone_id)
         window = availability.window(session=session, zone=zone, start=window_start, end=window_end)
         return AvailabilityOut.of(window)
+
+
+@router.get("/{zone_id}/sign")
+def zone_sign(zone_id: str, db: DbDep, clock: ClockDep, settings: BookingSettingsDep) -> SignOut:
+    """What the zone's matrix sign shows: per bay free, occupied, or reserved with the code."""
+    with db.read() as session:
+        zone = zones.get(session=session, zone_id=zone_id)
+        found = signs.signs_for(
+            session=session, zones=[zone], now=clock(), policy=settings.policy()
+        )
+        return SignOut.of(found[zone_id])
 
 
 @router.post(
