@@ -62,6 +62,7 @@ def for_full_zone(
         end=end,
         limit=limit - (1 if later else 0),
         radius_m=policy.nearby_radius_m,
+        now=now,
     )
     return [*options, later] if later else options
 
@@ -74,6 +75,7 @@ def nearby(
     end: datetime,
     limit: int,
     radius_m: float,
+    now: datetime | None = None,
 ) -> list[Alternative]:
     """Active zones within `radius_m` that have a bay free for the whole window, nearest first."""
     if limit <= 0:

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from booking.tables import Bay, Closure, Reservation, Zone
+from booking.tables import Bay, BayState, Closure, Reservation, Zone
 from booking.tables.reservations import LIVE
+from booking.tables.sensors import OCCUPIED
 
 SLOT = timedelta(minutes=5)
 
@@ -99,8 +100,13 @@ def windows(
     start: datetime,
     end: datetime,
     exclude_id: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, ZoneWindow]:
-    """Each zone's active bays with what keeps them busy in [start, end)."""
+    """Each zone's active bays with what keeps them busy in [start, end).
+
+    Given `now` and a window that has begun, a bay its sensor reports occupied is busy too:
+    a driver booking on arrival must not be sent to a bay with a van in it.
+    """
     ids = [z.id for z in zones]
     result = {z.id: ZoneWindow(zone=z, start=start, end=end, bays=[]) for z in zones}
     by_bay: dict[int, BayWindow] = {}
@@ -124,28 +130,49 @@ def windows(
         for window in result[closure.zone_id].bays:
             if closure.bay_ids is None or window.bay.id in closure.bay_ids:
                 window.busy.append(Busy(closure.start_at, closure.end_at, "closed"))
+    if now is not None and start <= now < end:
+        taken = session.exec(
+            select(BayState.bay_id).where(
+                col(BayState.zone_id).in_(ids), BayState.state == OCCUPIED
+            )
+        ).all()
+        for bay_id in taken:
+            if bay_id in by_bay:
+                by_bay[bay_id].busy.append(Busy(start, end, "occupied"))
     for window in by_bay.values():
         window.busy.sort(key=lambda b: (b.start, b.end))
     return result
 
 
 def window(
-    *, session: Session, zone: Zone, start: datetime, end: datetime, exclude_id: str | None = None
+    *,
+    session: Session,
+    zone: Zone,
+    start: datetime,
+    end: datetime,
+    exclude_id: str | None = None,
+    now: datetime | None = None,
 ) -> ZoneWindow:
-    """One zone's bays and their busy periods in [start, end)."""
-    return windows(session=session, zones=[zone], start=start, end=end, exclude_id=exclude_id)[
-        zone.id
-    ]
+    """One zone's bays and their busy periods in [start, end) (see `windows`)."""
+    found = windows(
+        session=session, zones=[zone], start=start, end=end, exclude_id=exclude_id, now=now
+    )
+    return found[zone.id]
 
 
 def free_counts(
-    *, session: Session, zone_ids: Sequence[str], start: datetime, end: datetime
+    *,
+    session: Session,
+    zone_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
 ) -> dict[str, int]:
     """Bays free for the whole of [start, end), per zone (for search results)."""
     if not zone_ids:
         return {}
     loaded = list(session.exec(select(Zone).where(col(Zone.id).in_(zone_ids))))
-    found = windows(session=session, zones=loaded, start=start, end=end)
+    found = windows(session=session, zones=loaded, start=start, end=end, now=now)
     return {zone_id: len(w.free_bays()) for zone_id, w in found.items()}
 
 

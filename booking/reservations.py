@@ -290,7 +290,7 @@ def _allocate(
         # The share is a count over all bays: serialise the zone's bookings so two
         # transactions cannot both take the last reservable slot.
         session.exec(select(Zone.id).where(Zone.id == zone.id).with_for_update()).first()
-    window = availability.window(session=session, zone=zone, start=start, end=end)
+    window = availability.window(session=session, zone=zone, start=start, end=end, now=now)
     _check_reservable_share(session=session, zone=zone, window=window, start=start, end=end)
     for bay in window.free_bays():
         reservation = Reservation(

@@ -78,7 +78,11 @@ def search_zones(
         if vehicle_length_m is not None:
             hits = [h for h in hits if h.zone.max_vehicle_length_m >= vehicle_length_m]
         free = availability.free_counts(
-            session=session, zone_ids=[h.zone.id for h in hits], start=window_start, end=window_end
+            session=session,
+            zone_ids=[h.zone.id for h in hits],
+            start=window_start,
+            end=window_end,
+            now=clock(),
         )
     items = [ZoneHitOut.of(hit, free_bays=free.get(hit.zone.id, 0)) for hit in hits]
     return ZoneListOut(items=items, count=len(items), start=window_start, end=window_end)
@@ -113,7 +117,9 @@ def zone_availability(
     )
     with db.read() as session:
         zone = zones.get(session=session, zone_id=zone_id)
-        window = availability.window(session=session, zone=zone, start=window_start, end=window_end)
+        window = availability.window(
+            session=session, zone=zone, start=window_start, end=window_end, now=now
+        )
         return AvailabilityOut.of(window)
 
 

@@ -228,3 +228,29 @@ def test_sign_shows_reserved_with_code_occupied_and_free(
         session=session, zones=[zone], now=T0 + timedelta(hours=2), policy=POLICY
     )["Z-1"]
     assert f"Bay {r.bay_id}: FREE" in later.text
+
+
+def test_booking_on_arrival_avoids_a_bay_reported_occupied(
+    session: Session, driver: Account
+) -> None:
+    apply(session, reading("Z-1-s1", T0 - timedelta(minutes=1)))
+    request = BookingRequest(zone_id="Z-1", start=None, duration_min=15, plate="HH N 1")
+    now_booking = reservations.book(
+        session=session, request=request, account=driver, now=T0, policy=POLICY
+    )
+    assert now_booking.reservation.bay_id == 2
+    with pytest.raises(Exception, match="taken"):
+        reservations.book(
+            session=session,
+            request=BookingRequest(zone_id="Z-1", start=None, duration_min=15, plate="HH N 2"),
+            account=driver,
+            now=T0,
+            policy=POLICY,
+        )
+
+
+def test_advance_booking_ignores_who_stands_there_now(session: Session, driver: Account) -> None:
+    apply(session, reading("Z-1-s1", T0 - timedelta(minutes=1)))
+    first = book(session, driver, plate="HH N 1")
+    second = book(session, driver, plate="HH N 2")
+    assert {first.bay_id, second.bay_id} == {1, 2}  # later, the stranger will be gone or displaced
