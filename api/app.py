@@ -13,7 +13,18 @@ from sqlalchemy import Engine
 
 from api import errors, scheduler
 from api.deps import Database, system_clock
-from api.routes import accounts, auth, enforcement, health, me, reservations, sensors, zones
+from api.feeds import FeedCache
+from api.routes import (
+    accounts,
+    auth,
+    enforcement,
+    feeds,
+    health,
+    me,
+    reservations,
+    sensors,
+    zones,
+)
 from api.settings import ApiSettings
 from booking.database import make_engine, new_session
 from booking.geo import ZoneIndex
@@ -95,8 +106,9 @@ def create_app(
     app.state.api_settings = api_settings
     app.state.booking_settings = booking_settings
     app.state.zone_index = ZoneIndex()
+    app.state.feed_cache = FeedCache(api_settings.feed_ttl_s)
     errors.install(app)
-    for module in (health, auth, me, accounts, zones, reservations, enforcement, sensors):
+    for module in (health, auth, me, accounts, zones, reservations, enforcement, sensors, feeds):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

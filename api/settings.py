@@ -26,6 +26,7 @@ class ApiSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     load_demo: bool = True
+    feed_ttl_s: float = 5.0
 
     def check(self) -> None:
         """Refuse to start production with a missing, placeholder or short secret."""

@@ -16,6 +16,7 @@ from booking.tables.reservations import LIVE
 from booking.tables.sensors import OCCUPIED
 
 SLOT = timedelta(minutes=5)
+MAX_IN_LIST = 2000
 
 
 @dataclass(frozen=True)
@@ -66,30 +67,31 @@ class ZoneWindow:
 def live_reservations(
     *,
     session: Session,
-    zone_ids: Sequence[str],
+    zone_ids: Sequence[str] | None,
     start: datetime,
     end: datetime,
     exclude_id: str | None = None,
 ) -> list[Reservation]:
-    """Live reservations in these zones that overlap [start, end)."""
+    """Live reservations in these zones (None: all zones) that overlap [start, end)."""
     query = select(Reservation).where(
-        col(Reservation.zone_id).in_(zone_ids),
         col(Reservation.status).in_(LIVE),
         col(Reservation.start_at) < end,
         col(Reservation.end_at) > start,
     )
+    if zone_ids is not None:
+        query = query.where(col(Reservation.zone_id).in_(zone_ids))
     if exclude_id is not None:
         query = query.where(Reservation.id != exclude_id)
     return list(session.exec(query))
 
 
 def closures(
-    *, session: Session, zone_ids: Sequence[str], start: datetime, end: datetime
+    *, session: Session, zone_ids: Sequence[str] | None, start: datetime, end: datetime
 ) -> list[Closure]:
-    """Closures in these zones that overlap [start, end)."""
-    query = select(Closure).where(
-        col(Closure.zone_id).in_(zone_ids), col(Closure.start_at) < end, col(Closure.end_at) > start
-    )
+    """Closures in these zones (None: all zones) that overlap [start, end)."""
+    query = select(Closure).where(col(Closure.start_at) < end, col(Closure.end_at) > start)
+    if zone_ids is not None:
+        query = query.where(col(Closure.zone_id).in_(zone_ids))
     return list(session.exec(query.order_by(col(Closure.start_at))))
 
 
@@ -109,33 +111,37 @@ def windows(
     """
     ids = [z.id for z in zones]
     result = {z.id: ZoneWindow(zone=z, start=start, end=end, bays=[]) for z in zones}
+    # Past a few thousand zones (the feeds ask for all) an IN list costs more than reading
+    # every row and keeping the wanted ones; it would also exceed the drivers' parameter limits.
+    wanted = None if len(ids) > MAX_IN_LIST else ids
     by_bay: dict[int, BayWindow] = {}
-    bays = session.exec(
-        select(Bay)
-        .where(col(Bay.zone_id).in_(ids), col(Bay.active).is_(True))
-        .order_by(col(Bay.position), col(Bay.id))
-    )
-    for bay in bays:
+    query = select(Bay).where(col(Bay.active).is_(True))
+    if wanted is not None:
+        query = query.where(col(Bay.zone_id).in_(wanted))
+    for bay in session.exec(query.order_by(col(Bay.position), col(Bay.id))):
+        if bay.zone_id not in result:
+            continue
         window = BayWindow(bay=bay)
         by_bay[bay.id or 0] = window
         result[bay.zone_id].bays.append(window)
     for reservation in live_reservations(
-        session=session, zone_ids=ids, start=start, end=end, exclude_id=exclude_id
+        session=session, zone_ids=wanted, start=start, end=end, exclude_id=exclude_id
     ):
         if reservation.bay_id in by_bay:
             by_bay[reservation.bay_id].busy.append(
                 Busy(reservation.start_at, reservation.end_at, "reserved")
             )
-    for closure in closures(session=session, zone_ids=ids, start=start, end=end):
+    for closure in closures(session=session, zone_ids=wanted, start=start, end=end):
+        if closure.zone_id not in result:
+            continue
         for window in result[closure.zone_id].bays:
             if closure.bay_ids is None or window.bay.id in closure.bay_ids:
                 window.busy.append(Busy(closure.start_at, closure.end_at, "closed"))
     if now is not None and start <= now < end:
-        taken = session.exec(
-            select(BayState.bay_id).where(
-                col(BayState.zone_id).in_(ids), BayState.state == OCCUPIED
-            )
-        ).all()
+        occupied = select(BayState.bay_id).where(BayState.state == OCCUPIED)
+        if wanted is not None:
+            occupied = occupied.where(col(BayState.zone_id).in_(wanted))
+        taken = session.exec(occupied).all()
         for bay_id in taken:
             if bay_id in by_bay:
                 by_bay[bay_id].busy.append(Busy(start, end, "occupied"))

@@ -18,6 +18,11 @@ class BookingSettings(BaseSettings):
     grace_min: int = 10
     early_arrival_min: int = 15
     max_live_bookings: int = 3
+    stale_after_min: int = 15
+
+    def stale_after(self) -> timedelta:
+        """How old a zone's sensor data may be before live figures are withheld."""
+        return timedelta(minutes=self.stale_after_min)
 
     def policy(self) -> Policy:
         """The booking policy these settings describe."""
