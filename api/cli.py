@@ -18,6 +18,7 @@ from booking import accounts, demo, migrate, zones
 from booking.database import make_engine, transaction
 from booking.errors import DomainError, InvalidInput
 from booking.settings import BookingSettings
+from mobile_client.cli import app as driver_app
 from sensors.service import IngestService
 from sensors.settings import MqttSettings
 
@@ -28,6 +29,7 @@ users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(zones_app, name="zones")
 app.add_typer(users_app, name="users")
+app.add_typer(driver_app, name="driver")
 
 
 def _now() -> datetime:
@@ -104,7 +106,7 @@ def ingest() -> None:
     """Consume sensor messages from MQTT (KERBSIDE_MQTT_URL) and publish zone signs."""
     api_settings, booking_settings = _settings()
     logs.configure(api_settings.log_level, api_settings.log_format)
-    engine = make_engine(booking_settings.database_url, pool_size=4)
+    engine = make_engine(booking_settings.database_url, pool_size=booking_settings.db_pool_size)
     service = IngestService(engine, MqttSettings(), policy=booking_settings.policy(), clock=_now)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -121,7 +123,7 @@ def run_scheduler() -> None:
     """Run the time-driven jobs; replicas wait on a PostgreSQL advisory lock as standbys."""
     api_settings, booking_settings = _settings()
     logs.configure(api_settings.log_level, api_settings.log_format)
-    engine = make_engine(booking_settings.database_url, pool_size=2)
+    engine = make_engine(booking_settings.database_url, pool_size=booking_settings.db_pool_size)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
