@@ -23,9 +23,11 @@ from api.routes import (
     me,
     reservations,
     sensors,
+    streams,
     zones,
 )
 from api.settings import ApiSettings
+from api.streams import Broadcaster
 from booking.database import make_engine, new_session
 from booking.geo import ZoneIndex
 from booking.settings import BookingSettings
@@ -86,7 +88,9 @@ def create_app(
             jobs.start()
         for service in background:
             service.start()
+        app.state.broadcaster.start()
         yield
+        await app.state.broadcaster.stop()
         for service in reversed(background):
             service.stop()
         if jobs is not None:
@@ -107,8 +111,11 @@ def create_app(
     app.state.booking_settings = booking_settings
     app.state.zone_index = ZoneIndex()
     app.state.feed_cache = FeedCache(api_settings.feed_ttl_s)
+    app.state.broadcaster = Broadcaster(engine, clock=clock)
     errors.install(app)
-    for module in (health, auth, me, accounts, zones, reservations, enforcement, sensors, feeds):
+    for module in (
+        health, auth, me, accounts, zones, reservations, enforcement, sensors, feeds, streams,
+    ):  # fmt: skip
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -12,14 +12,15 @@ import typer
 import uvicorn
 
 from api import logs, scheduler
-from api.app import create_app
+from api.app import Background, create_app
 from api.settings import ApiSettings, SettingsError
 from booking import accounts, demo, migrate, zones
 from booking.database import make_engine, transaction
 from booking.errors import DomainError, InvalidInput
 from booking.settings import BookingSettings
 from mobile_client.cli import app as driver_app
-from sensors.service import IngestService
+from sensors import simulator as sim
+from sensors.service import IngestService, SimulatorService
 from sensors.settings import MqttSettings
 
 app = typer.Typer(help="Kerbside: bookable kerbside loading zones.", no_args_is_help=True)
@@ -61,6 +62,9 @@ def run(
     demo_zones: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Load SMALA demo zones.")
     ] = True,
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Publish simulated sensor traffic (the map moves).")
+    ] = False,
 ) -> None:
     """Start the whole platform on one machine: migrations, demo zones and the API."""
     api_settings, booking_settings = _settings()
@@ -72,8 +76,11 @@ def run(
         with transaction(engine) as session:
             demo.load_smala(session=session, now=_now(), default_tz=booking_settings.timezone)
     ingest = IngestService(engine, MqttSettings(), policy=booking_settings.policy(), clock=_now)
+    background: list[Background] = [ingest]
+    if simulate:
+        background.append(SimulatorService(engine, ingest, sim.SimConfig(rate=1.0, speed=30.0)))
     application = create_app(
-        api_settings, booking_settings, engine=engine, run_scheduler=True, background=[ingest]
+        api_settings, booking_settings, engine=engine, run_scheduler=True, background=background
     )
     base = f"http://{host}:{port}"
     typer.echo(f"Kerbside is starting on {base}")
@@ -116,6 +123,77 @@ def ingest() -> None:
     typer.echo(f"ingest consuming from {host}:{port}")
     stop.wait()
     service.stop()
+
+
+@app.command()
+def simulate(
+    fmt: Annotated[
+        str, typer.Option("--format", help="Message format: native, chirpstack or tts.")
+    ] = "native",
+    rate: Annotated[
+        float, typer.Option(help="Target messages per second, a working day's mean.")
+    ] = 0.3,
+    speed: Annotated[
+        float, typer.Option(help="Simulated seconds per real second (60: a minute a second).")
+    ] = 60.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until ^C).")
+    ] = None,
+    max_messages: Annotated[int | None, typer.Option(help="Stop after this many messages.")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help='Simulated start: "HH:MM" today or ISO 8601 (default: now).'),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same traffic.")] = 0,
+    broken: Annotated[float, typer.Option(help="Share of deliberately broken payloads.")] = 0.005,
+) -> None:
+    """Publish simulated sensor traffic for the zones in the database to the MQTT broker."""
+    api_settings, booking_settings = _settings()
+    logs.configure(api_settings.log_level, api_settings.log_format)
+    try:
+        begin = None
+        if start is not None:
+            begin = sim.parse_start(start, timezone=booking_settings.timezone, now=_now())
+        config = sim.SimConfig(
+            fmt=fmt,  # type: ignore[arg-type]  # checked by SimConfig
+            rate=rate,
+            speed=speed,
+            seed=seed,
+            start=begin,
+            broken_share=broken,
+        )
+    except ValueError as exc:
+        typer.echo(f"kerbside: {exc}", err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(booking_settings.database_url, pool_size=2)
+    sensors = sim.enrol(engine, fmt=config.fmt, now=_now())
+    if not sensors:
+        typer.echo("kerbside: no bays to simulate; import zones first", err=True)
+        raise typer.Exit(1)
+    simulator = sim.Simulator(sensors.values(), config)
+    if simulator.plan.saturated:
+        typer.echo(
+            f"kerbside: {len(sensors)} bays make about {simulator.plan.capacity_rate:.2f} "
+            f"messages/s at speed {speed:g}; raise --speed for more",
+            err=True,
+        )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: simulator.stop())
+    mqtt_settings = MqttSettings()
+    host, port, _, _ = mqtt_settings.broker_address()
+    try:
+        with sim.MqttPublisher.from_settings(mqtt_settings) as publisher:
+            simulator.publish = publisher.publish
+            typer.echo(f"simulating {len(sensors)} sensors ({config.fmt}) to {host}:{port}")
+            stats = simulator.run(duration_s=duration, max_messages=max_messages)
+    except ConnectionError as exc:
+        typer.echo(f"kerbside: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"published {stats.published} ({stats.status} status, {stats.heartbeat} heartbeats, "
+        f"{stats.battery} battery, {stats.broken} broken); "
+        f"simulated until {simulator.simulated_now.isoformat(timespec='minutes')}"
+    )
 
 
 @app.command("scheduler")

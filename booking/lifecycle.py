@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from booking import history, notifications, violations
 from booking.policy import Policy
-from booking.tables import Bay, Reservation
+from booking.tables import Bay, Notification, Reservation
 from booking.tables.reservations import ACTIVE, BOOKED, COMPLETED, NO_SHOW, OVERSTAY
 
 ACTOR = "lifecycle"
+STARTS_SOON = timedelta(minutes=10)
+ENDS_SOON = timedelta(minutes=5)
 
 
 @dataclass
@@ -22,6 +24,7 @@ class LifecycleResult:
     no_shows: int = 0
     overstays: int = 0
     completed: int = 0
+    reminders: int = 0
 
 
 def run(*, session: Session, now: datetime, policy: Policy) -> LifecycleResult:
@@ -72,5 +75,52 @@ def run(*, session: Session, now: datetime, policy: Policy) -> LifecycleResult:
                 session=session, reservation=reservation, to=COMPLETED, at=now, actor=ACTOR
             )
             result.completed += 1
+    result.reminders = _remind(session=session, now=now)
     session.flush()
     return result
+
+
+def _remind(*, session: Session, now: datetime) -> int:
+    """ "Starts soon" and "5 minutes left", each sent once per booking."""
+    due = list(
+        session.exec(
+            select(Reservation).where(
+                ((Reservation.status == BOOKED) & (col(Reservation.start_at) <= now + STARTS_SOON)
+                 & (col(Reservation.start_at) > now))
+                | ((Reservation.status == ACTIVE) & (col(Reservation.end_at) <= now + ENDS_SOON)
+                   & (col(Reservation.end_at) > now))
+            )
+        )
+    )  # fmt: skip
+    if not due:
+        return 0
+    sent = set(
+        session.exec(
+            select(Notification.reservation_id, Notification.kind).where(
+                col(Notification.reservation_id).in_([r.id for r in due]),
+                col(Notification.kind).in_(("starts_soon", "ends_soon")),
+            )
+        ).all()
+    )
+    count = 0
+    for reservation in due:
+        kind = "starts_soon" if reservation.status == BOOKED else "ends_soon"
+        if (reservation.id, kind) in sent:
+            continue
+        minutes = int(
+            (
+                (reservation.start_at if kind == "starts_soon" else reservation.end_at) - now
+            ).total_seconds()
+            // 60
+        )
+        message = (
+            f"Your booking {reservation.code} starts in {minutes} min."
+            if kind == "starts_soon"
+            else f"{minutes} min left on booking {reservation.code}; extend it if you need longer."
+        )
+        notifications.notify(
+            session=session, account_id=reservation.account_id, kind=kind, message=message,
+            now=now, reservation=reservation,
+        )  # fmt: skip
+        count += 1
+    return count

@@ -134,6 +134,8 @@ def _summarise(
         withheld = "no sensor data yet"
     elif age > stale_after.total_seconds():
         withheld = f"sensor data older than {int(stale_after.total_seconds() // 60)} minutes"
+    elif any(b.measured_at is None for b in sensed):
+        withheld = "not every sensor of this zone has reported yet"
     elif any(b.occupied is None for b in sensed):
         withheld = "a sensor of this zone is offline"
     if withheld is not None:

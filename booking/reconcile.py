@@ -14,8 +14,9 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from booking import alternatives, availability, changes, history, hours, notifications, violations
+from booking.errors import RuleViolation
 from booking.policy import Policy
-from booking.tables import Bay, BayState, OccupancyEvent, Reservation, Sensor, Zone
+from booking.tables import Bay, BayState, OccupancyEvent, Reservation, Sensor, Violation, Zone
 from booking.tables.reservations import ACTIVE, BOOKED, OVERSTAY
 from booking.tables.sensors import OCCUPIED, UNKNOWN
 
@@ -275,3 +276,56 @@ def _silent_sensors(session: Session, *, now: datetime, result: SweepResult) -> 
             detail={"last_seen": heard.isoformat()},
         )
         result.offline += 1
+
+
+@dataclass(frozen=True)
+class BlockedReport:
+    """What a driver's "bay blocked" report did: the violation, a move, or alternatives."""
+
+    violation: Violation
+    reservation: Reservation
+    moved: bool
+    alternatives: list[dict[str, object]]
+
+
+def report_blocked(
+    *, session: Session, reservation: Reservation, now: datetime, policy: Policy
+) -> BlockedReport:
+    """A driver finds the bay taken: tell operators; move the booking if another bay is free."""
+    if reservation.status not in (BOOKED, ACTIVE):
+        raise RuleViolation(
+            "status", f"A {reservation.status} booking cannot report its bay as blocked."
+        )
+    zone = session.get(Zone, reservation.zone_id)
+    assert zone is not None
+    violation = violations.open_once(
+        session=session,
+        kind=violations.BAY_BLOCKED,
+        zone_id=zone.id,
+        bay_id=reservation.bay_id,
+        reservation_id=reservation.id,
+        now=now,
+        detail={"reported_by": "driver"},
+    )
+    start = max(reservation.start_at, now)
+    window = availability.window(
+        session=session,
+        zone=zone,
+        start=start,
+        end=reservation.end_at,
+        exclude_id=reservation.id,
+        now=now,
+    )
+    free = [b for b in window.free_bays() if b.id != reservation.bay_id]
+    if free:
+        changes.move(
+            session=session, reservation=reservation, bay=free[0], now=now, actor="driver",
+            why="your bay was reported blocked",
+        )  # fmt: skip
+        session.flush()
+        return BlockedReport(violation, reservation, True, [])
+    options = alternatives.for_full_zone(
+        session=session, zone=zone, start=start, end=reservation.end_at, now=now, policy=policy
+    )
+    session.flush()
+    return BlockedReport(violation, reservation, False, [o.as_dict() for o in options])

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from booking.policy import Policy
+from sensors import simulator
 from sensors.broker import EmbeddedBroker
 from sensors.consumer import Consumer
 from sensors.ingest import BatchResult, Ingestor
@@ -98,3 +99,38 @@ class IngestService:
             except Exception:
                 log.exception("sign refresh failed")
             self._stop.wait(SIGN_REFRESH_S)
+
+
+class SimulatorService:
+    """Simulated sensor traffic beside the all-in-one platform (`kerbside run --simulate`)."""
+
+    def __init__(self, engine: Engine, ingest: IngestService, config: simulator.SimConfig) -> None:
+        self.engine, self.ingest, self.config = engine, ingest, config
+        self._simulator: simulator.Simulator | None = None
+        self._publisher: simulator.MqttPublisher | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Enrol the bays' sensors and publish to the broker the ingest listens on."""
+        sensors = simulator.enrol(self.engine, fmt=self.config.fmt)
+        if not sensors:
+            log.warning("no bays to simulate")
+            return
+        # Started after the ingest, so the embedded broker's port is known.
+        self._publisher = simulator.MqttPublisher.from_settings(self.ingest.settings).connect()
+        self._simulator = simulator.Simulator(sensors.values(), self.config)
+        self._simulator.publish = self._publisher.publish
+        self._thread = threading.Thread(
+            target=self._simulator.run, name="kerbside-sim", daemon=True
+        )
+        self._thread.start()
+        log.info("simulating %d sensors (%s)", len(sensors), self.config.fmt)
+
+    def stop(self) -> None:
+        """Stop publishing."""
+        if self._simulator is not None:
+            self._simulator.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._publisher is not None:
+            self._publisher.close()

@@ -136,7 +136,14 @@ class LiveServer:
 
 def start_server(app: FastAPI) -> LiveServer:
     """Start uvicorn on a free loopback port and wait until it accepts requests."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -1,16 +1,16 @@
 """Reservations over REST: book, list, read, cancel, extend, check in and out."""
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 from sqlmodel import Session
 
 from api.deps import BookingSettingsDep, ClockDep, CurrentAccount, DbDep
 from api.errors import PROBLEM_RESPONSES
 from api.schemas_reservations import ExtendIn, ReservationIn, ReservationOut
-from booking import changes, reservations, zones
+from booking import changes, reconcile, reservations, zones
 from booking.tables import Reservation
 from booking.tables.reservations import STATUSES
 
@@ -172,3 +172,36 @@ def check_out(
             session=session, reservation=found, now=clock(), actor=f"account:{account.id}"
         )
         return views(session, [found])[0]
+
+
+class BlockedOut(BaseModel):
+    """What reporting a blocked bay did: the violation, whether the booking moved, what else."""
+
+    violation_id: int
+    moved: bool
+    reservation: ReservationOut
+    alternatives: list[dict[str, Any]]
+
+
+@router.post("/{reservation_id}/report-blocked")
+def report_blocked(
+    reservation_id: str,
+    account: CurrentAccount,
+    db: DbDep,
+    clock: ClockDep,
+    settings: BookingSettingsDep,
+) -> BlockedOut:
+    """Someone else stands in your bay: operators are told; you get another bay or options."""
+    with db.write() as session:
+        found = reservations.get_for(
+            session=session, account=account, reservation_id=reservation_id
+        )
+        report = reconcile.report_blocked(
+            session=session, reservation=found, now=clock(), policy=settings.policy()
+        )
+        return BlockedOut(
+            violation_id=report.violation.id or 0,
+            moved=report.moved,
+            reservation=views(session, [report.reservation])[0],
+            alternatives=report.alternatives,
+        )

@@ -1,6 +1,7 @@
 """SQLModel tables: one schema for SQLite and PostgreSQL, migrated by Alembic."""
 
 from booking.tables.accounts import Account, Fleet, Vehicle
+from booking.tables.portal import PortalObservation, PortalThing
 from booking.tables.reservations import (
     AccessLog,
     Closure,
@@ -21,6 +22,8 @@ __all__ = [
     "Fleet",
     "Notification",
     "OccupancyEvent",
+    "PortalObservation",
+    "PortalThing",
     "Reservation",
     "ReservationEvent",
     "Sensor",

@@ -218,3 +218,33 @@ def test_enforcement_verdicts_and_access_log(
     logged = session.exec(select(AccessLog)).all()
     assert len(logged) == 5 and {entry.account_id for entry in logged} == {operator.id}
     assert logged[0].subject == "plate:HHAB123" and logged[0].action == "enforcement_check"
+
+
+def test_reminders_starts_soon_and_five_minutes_left_once_each(
+    session: Session, driver: Account
+) -> None:
+    r = book(session, driver)
+    assert (
+        lifecycle.run(session=session, now=START - timedelta(minutes=11), policy=POLICY).reminders
+        == 0
+    )
+    assert (
+        lifecycle.run(session=session, now=START - timedelta(minutes=9), policy=POLICY).reminders
+        == 1
+    )
+    assert (
+        lifecycle.run(session=session, now=START - timedelta(minutes=8), policy=POLICY).reminders
+        == 0
+    )
+    changes.check_in(session=session, reservation=r, now=START, policy=POLICY, actor="app")
+    assert (
+        lifecycle.run(session=session, now=START + timedelta(minutes=26), policy=POLICY).reminders
+        == 1
+    )
+    assert (
+        lifecycle.run(session=session, now=START + timedelta(minutes=27), policy=POLICY).reminders
+        == 0
+    )
+    kinds = [n.kind for n in notifications.list_for(session=session, account=driver)]
+    assert kinds[:2] == ["ends_soon", "starts_soon"]
+    assert "4 min left" in notifications.list_for(session=session, account=driver)[0].message

@@ -1,0 +1,95 @@
+"""The driver's mobile web app at /app: static files, Leaflet, manifest, service worker, config."""
+
+from importlib.util import find_spec
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from xstatic.pkg import leaflet
+
+
+def _web_dir() -> Path:
+    # Located, not imported: the API never imports the driver's side (DESIGN.md).
+    spec = find_spec("mobile_client")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("The mobile_client package (the driver app's files) is not installed.")
+    return Path(next(iter(spec.submodule_search_locations))) / "web"
+
+
+WEB_DIR = _web_dir()
+LEAFLET_DIR = Path(leaflet.BASE_DIR)
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors"
+# Revalidate on every load (a 304 is cheap): a heuristically cached script would outlive a deploy.
+REVALIDATE = {"Cache-Control": "no-cache"}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/app")
+def app_without_slash() -> RedirectResponse:
+    """The app lives at /app/: the service worker's scope, so it also opens offline."""
+    return RedirectResponse("/app/", status_code=308)
+
+
+@router.get("/app/")
+def index() -> FileResponse:
+    """The app shell."""
+    return FileResponse(WEB_DIR / "index.html", media_type="text/html", headers=REVALIDATE)
+
+
+@router.get("/app/sw.js")
+def service_worker() -> FileResponse:
+    """The service worker that caches the app shell, scoped to /app/."""
+    return FileResponse(
+        WEB_DIR / "sw.js",
+        media_type="text/javascript",
+        headers={**REVALIDATE, "Service-Worker-Allowed": "/app/"},
+    )
+
+
+@router.get("/app/manifest.webmanifest")
+def manifest() -> FileResponse:
+    """The web app manifest that makes the app installable."""
+    return FileResponse(
+        WEB_DIR / "manifest.webmanifest", media_type="application/manifest+json", headers=REVALIDATE
+    )
+
+
+@router.get("/app/config.json")
+def config(request: Request) -> dict[str, str]:
+    """Where the map tiles come from (KERBSIDE_TILE_URL), and their attribution."""
+    settings = request.app.state.api_settings
+    return {
+        "tile_url": getattr(settings, "tile_url", None) or DEFAULT_TILE_URL,
+        "attribution": getattr(settings, "tile_attribution", None) or DEFAULT_ATTRIBUTION,
+    }
+
+
+class _Revalidate:
+    """Adds `Cache-Control: no-cache` to the static files' responses (ETags make it cheap)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Cache-Control", "no-cache")
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def _static(directory: Path) -> ASGIApp:
+    return GZipMiddleware(_Revalidate(StaticFiles(directory=directory)), minimum_size=1000)
+
+
+def mount(app: FastAPI) -> None:
+    """Mount the app's static files and the packaged Leaflet (gzip-compressed)."""
+    app.mount("/app/static", _static(WEB_DIR / "static"), name="webapp-static")
+    app.mount("/app/vendor/leaflet", _static(LEAFLET_DIR), name="webapp-leaflet")
