@@ -17,6 +17,7 @@ from api.feeds import FeedCache
 from api.routes import (
     accounts,
     auth,
+    cds,
     enforcement,
     feeds,
     health,
@@ -114,7 +115,7 @@ def create_app(
     app.state.broadcaster = Broadcaster(engine, clock=clock)
     errors.install(app)
     for module in (
-        health, auth, me, accounts, zones, reservations, enforcement, sensors, feeds, streams,
+        health, auth, me, accounts, zones, reservations, enforcement, sensors, feeds, streams, cds,
     ):  # fmt: skip
         app.include_router(module.router)
 

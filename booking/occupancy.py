@@ -170,3 +170,16 @@ def states_of(*, session: Session, zone_ids: Sequence[str]) -> dict[int, BayStat
         s.bay_id: s
         for s in session.exec(select(BayState).where(col(BayState.zone_id).in_(zone_ids)))
     }
+
+
+def events_between(
+    *, session: Session, start: datetime, end: datetime, limit: int = 100_000
+) -> list[OccupancyEvent]:
+    """The occupancy log for [start, end), in order."""
+    query = (
+        select(OccupancyEvent)
+        .where(col(OccupancyEvent.at) >= start, col(OccupancyEvent.at) < end)
+        .order_by(col(OccupancyEvent.at), col(OccupancyEvent.id))
+        .limit(limit)
+    )
+    return list(session.exec(query))

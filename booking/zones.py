@@ -329,3 +329,19 @@ def labels(
     )
     bays = dict(session.exec(select(Bay.id, Bay.label).where(col(Bay.id).in_(set(bay_ids)))).all())
     return names, bays
+
+
+def all_(*, session: Session, include_retired: bool = False) -> list[Zone]:
+    """Every zone, by id."""
+    query = select(Zone).order_by(col(Zone.id))
+    if not include_retired:
+        query = query.where(Zone.status == ACTIVE)
+    return list(session.exec(query))
+
+
+def bays_of_zones(*, session: Session, zone_ids: Sequence[str] | None = None) -> list[Bay]:
+    """Bays (active or not) of these zones, or of all zones."""
+    query = select(Bay)
+    if zone_ids is not None:
+        query = query.where(col(Bay.zone_id).in_(zone_ids))
+    return list(session.exec(query.order_by(col(Bay.zone_id), col(Bay.position))))

@@ -30,19 +30,19 @@ REVALIDATE = {"Cache-Control": "no-cache"}
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/app")
+@router.api_route("/app", methods=["GET", "HEAD"])
 def app_without_slash() -> RedirectResponse:
     """The app lives at /app/: the service worker's scope, so it also opens offline."""
     return RedirectResponse("/app/", status_code=308)
 
 
-@router.get("/app/")
+@router.api_route("/app/", methods=["GET", "HEAD"])
 def index() -> FileResponse:
     """The app shell."""
     return FileResponse(WEB_DIR / "index.html", media_type="text/html", headers=REVALIDATE)
 
 
-@router.get("/app/sw.js")
+@router.api_route("/app/sw.js", methods=["GET", "HEAD"])
 def service_worker() -> FileResponse:
     """The service worker that caches the app shell, scoped to /app/."""
     return FileResponse(
@@ -52,7 +52,7 @@ def service_worker() -> FileResponse:
     )
 
 
-@router.get("/app/manifest.webmanifest")
+@router.api_route("/app/manifest.webmanifest", methods=["GET", "HEAD"])
 def manifest() -> FileResponse:
     """The web app manifest that makes the app installable."""
     return FileResponse(
@@ -60,7 +60,7 @@ def manifest() -> FileResponse:
     )
 
 
-@router.get("/app/config.json")
+@router.api_route("/app/config.json", methods=["GET", "HEAD"])
 def config(request: Request) -> dict[str, str]:
     """Where the map tiles come from (KERBSIDE_TILE_URL), and their attribution."""
     settings = request.app.state.api_settings
