@@ -118,6 +118,7 @@ def create_app(
         health, auth, me, accounts, zones, reservations, enforcement, sensors, feeds, streams, cds,
     ):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(accounts.audit_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from booking import plates, zones
+from booking import audit, plates, zones
 from booking.errors import RuleViolation
 from booking.policy import Policy
-from booking.tables import AccessLog, Account, Bay, Reservation
+from booking.tables import Account, Bay, Reservation
 from booking.tables.reservations import ACTIVE, BOOKED, COMPLETED, OVERSTAY
 
 VALID, EXPIRED, NONE = "valid", "expired", "none"
@@ -57,15 +57,14 @@ def check(
             verdict = Verdict(result, canonical, zone_id, reservation, bay.label if bay else None)
             if result == VALID:
                 break
-    session.add(
-        AccessLog(
-            account_id=officer.id or 0,
-            action="enforcement_check",
-            subject=f"plate:{canonical}",
-            zone_id=zone_id,
-            outcome=verdict.result,
-            at=now,
-        )
+    audit.record(
+        session=session,
+        viewer=officer,
+        action="enforcement_check",
+        subject=f"plate:{canonical}",
+        zone_id=zone_id,
+        outcome=verdict.result,
+        now=now,
     )
     session.flush()
     return verdict

@@ -1,6 +1,7 @@
 """Reservations over REST: book, list, read, cancel, extend, check in and out."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -10,8 +11,8 @@ from sqlmodel import Session
 from api.deps import BookingSettingsDep, ClockDep, CurrentAccount, DbDep
 from api.errors import PROBLEM_RESPONSES
 from api.schemas_reservations import ExtendIn, ReservationIn, ReservationOut
-from booking import changes, reconcile, reservations, zones
-from booking.tables import Reservation
+from booking import accounts, audit, changes, reconcile, reservations, zones
+from booking.tables import Account, Reservation
 from booking.tables.reservations import STATUSES
 
 router = APIRouter(
@@ -66,6 +67,7 @@ def create_reservation(
 def list_reservations(
     account: CurrentAccount,
     db: DbDep,
+    clock: ClockDep,
     zone_id: Annotated[str | None, Query(max_length=64)] = None,
     status: StatusFilter = None,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
@@ -74,7 +76,7 @@ def list_reservations(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ReservationOut]:
     """Your reservations (fleet managers: the fleet's; operators: all), newest first."""
-    with db.read() as session:
+    with db.write() if staff(account) else db.read() as session:
         found = reservations.list_for(
             session=session,
             account=account,
@@ -85,17 +87,45 @@ def list_reservations(
             limit=limit,
             offset=offset,
         )
+        _log_view(session, account, found, "reservations_list", clock(), zone_id)
         return views(session, found)
 
 
 @router.get("/{reservation_id}")
-def get_reservation(reservation_id: str, account: CurrentAccount, db: DbDep) -> ReservationOut:
+def get_reservation(
+    reservation_id: str, account: CurrentAccount, db: DbDep, clock: ClockDep
+) -> ReservationOut:
     """One reservation; somebody else's answers 404."""
-    with db.read() as session:
+    with db.write() if staff(account) else db.read() as session:
         found = reservations.get_for(
             session=session, account=account, reservation_id=reservation_id
         )
+        _log_view(session, account, [found], "reservation_view", clock(), found.zone_id)
         return views(session, [found])[0]
+
+
+def staff(account: Account) -> bool:
+    """Staff views of bookings are logged, so they need a writing transaction."""
+    return account.role in accounts.STAFF
+
+
+def _log_view(
+    session: Session,
+    viewer: Account,
+    found: Sequence[Reservation],
+    action: str,
+    now: datetime,
+    zone_id: str | None,
+) -> None:
+    """Staff seeing other people's plates is personal-data access, and is logged."""
+    others = [r for r in found if r.account_id != viewer.id]
+    if others:
+        subject = (
+            f"reservation:{others[0].id}" if len(others) == 1 else f"{len(others)} reservations"
+        )
+        audit.record(
+            session=session, viewer=viewer, action=action, subject=subject, zone_id=zone_id, now=now
+        )
 
 
 @router.post("/{reservation_id}/cancel")

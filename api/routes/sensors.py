@@ -14,7 +14,7 @@ from api.schemas_sensors import (
     SensorOut,
     ViolationOut,
 )
-from booking import dead_letters, sensor_registry, violations
+from booking import audit, dead_letters, sensor_registry, violations
 
 router = APIRouter(prefix="/api/v1", tags=["sensors"], responses=PROBLEM_RESPONSES)
 
@@ -67,6 +67,7 @@ def list_dead_letters(
 def list_violations(
     operator: StaffAccount,
     db: DbDep,
+    clock: ClockDep,
     status: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
     kind: Annotated[str | None, Query(pattern="^(" + "|".join(violations.KINDS) + ")$")] = None,
     zone_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -74,10 +75,20 @@ def list_violations(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ViolationOut]:
     """Violations, newest first: unreserved occupancy, overstay, no-show, sensor offline, ..."""
-    with db.read() as session:
+    with db.write() as session:  # plates shown are logged
         found = violations.list_(
             session=session, status=status, kind=kind, zone_id=zone_id, limit=limit, offset=offset
         )
+        plated = [v for v in found if v.plate]
+        if plated:
+            audit.record(
+                session=session,
+                viewer=operator,
+                action="violations_list",
+                subject=f"{len(plated)} plates",
+                zone_id=zone_id,
+                now=clock(),
+            )
         return [ViolationOut.of(v) for v in found]
 
 
