@@ -4,7 +4,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
@@ -36,28 +36,32 @@ def app_without_slash() -> RedirectResponse:
     return RedirectResponse("/app/", status_code=308)
 
 
+def _file(request: Request, name: str, media_type: str, **headers: str) -> Response:
+    """A file of the app, or 304 when the browser's copy (by ETag) is still current."""
+    path = WEB_DIR / name
+    headers = {**REVALIDATE, **headers}
+    response = FileResponse(path, media_type=media_type, headers=headers, stat_result=path.stat())
+    if request.headers.get("if-none-match") == response.headers["etag"]:
+        return Response(status_code=304, headers={**headers, "ETag": response.headers["etag"]})
+    return response
+
+
 @router.api_route("/app/", methods=["GET", "HEAD"])
-def index() -> FileResponse:
+def index(request: Request) -> Response:
     """The app shell."""
-    return FileResponse(WEB_DIR / "index.html", media_type="text/html", headers=REVALIDATE)
+    return _file(request, "index.html", "text/html; charset=utf-8")
 
 
 @router.api_route("/app/sw.js", methods=["GET", "HEAD"])
-def service_worker() -> FileResponse:
+def service_worker(request: Request) -> Response:
     """The service worker that caches the app shell, scoped to /app/."""
-    return FileResponse(
-        WEB_DIR / "sw.js",
-        media_type="text/javascript",
-        headers={**REVALIDATE, "Service-Worker-Allowed": "/app/"},
-    )
+    return _file(request, "sw.js", "text/javascript", **{"Service-Worker-Allowed": "/app/"})
 
 
 @router.api_route("/app/manifest.webmanifest", methods=["GET", "HEAD"])
-def manifest() -> FileResponse:
+def manifest(request: Request) -> Response:
     """The web app manifest that makes the app installable."""
-    return FileResponse(
-        WEB_DIR / "manifest.webmanifest", media_type="application/manifest+json", headers=REVALIDATE
-    )
+    return _file(request, "manifest.webmanifest", "application/manifest+json")
 
 
 @router.api_route("/app/config.json", methods=["GET", "HEAD"])

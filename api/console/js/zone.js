@@ -115,10 +115,13 @@ function renderBays() {
   );
 }
 
+/** A battery level in percent, as the ingest stores it. */
+export function batteryPercent(value) {
+  return Math.round(value);
+}
+
 export function battery(value) {
-  // Sensors report a fraction (0-1) or percent; show percent.
-  const percent = value <= 1 ? value * 100 : value;
-  return `${Math.round(percent)} %`;
+  return `${batteryPercent(value)} %`;
 }
 
 async function loadTimeline() {
@@ -382,7 +385,7 @@ function editForm(detail) {
     const patch = {};
     for (const [name, , type] of EDITABLE) {
       const value = String(data.get(name)).trim();
-      const old = detail[name];
+      const old = current.detail[name];
       const parsed = type === "number" ? Number(value) : value;
       if (value !== "" && parsed !== old) patch[name] = parsed;
     }
