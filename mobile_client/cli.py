@@ -112,9 +112,8 @@ def list_(status: Annotated[str | None, typer.Option()] = None) -> None:
         except KerbsideError as exc:
             raise _fail(exc) from None
     for r in found:
-        typer.echo(
-            f"{r.code}  {r.status:<10} {r.zone_id:<12} bay {r.bay_label}  {r.start:%Y-%m-%d %H:%M}Z  {r.id}"
-        )
+        when = f"{r.start:%Y-%m-%d %H:%M}Z"
+        typer.echo(f"{r.code}  {r.status:<10} {r.zone_id:<12} bay {r.bay_label}  {when}  {r.id}")
 
 
 @app.command()
