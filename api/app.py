@@ -18,6 +18,7 @@ from api.routes import (
     accounts,
     auth,
     cds,
+    console,
     enforcement,
     feeds,
     health,
@@ -119,6 +120,8 @@ def create_app(
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(accounts.audit_router)
+    app.include_router(console.router)
+    console.mount(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

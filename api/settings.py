@@ -27,6 +27,8 @@ class ApiSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     load_demo: bool = True
     feed_ttl_s: float = 5.0
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "© OpenStreetMap contributors"
 
     def check(self) -> None:
         """Refuse to start production with a missing, placeholder or short secret."""

@@ -34,7 +34,8 @@ export function query(params) {
 }
 
 async function send(path, { method = "GET", json, form, accept = "application/json" } = {}) {
-  const init = { method, headers: { Accept: accept } };
+  // Revalidate (ETags make it cheap): the zones feed says max-age=10, the console wants now.
+  const init = { method, headers: { Accept: accept }, cache: "no-cache" };
   if (auth.token) init.headers.Authorization = `Bearer ${auth.token}`;
   if (form) init.body = new URLSearchParams(form);
   if (json !== undefined) {

@@ -14,14 +14,12 @@ function svg(tag, attrs = {}, ...children) {
   return element;
 }
 
-/** Shares (0-1) as percent, other figures as they are. */
-export function formatter(values) {
-  const finite = values.filter((v) => Number.isFinite(v));
-  const share = finite.length > 0 && finite.every((v) => v >= 0 && v <= 1);
+/** Percentages as "62 %", other figures with at most one decimal. */
+export function formatter(unit = "") {
   return (v) => {
     if (!Number.isFinite(v)) return "–";
-    if (share) return `${Math.round(v * 100)} %`;
-    return Number.isInteger(v) ? String(v) : v.toFixed(1);
+    const text = Number.isInteger(v) ? String(v) : v.toFixed(unit === "%" ? 0 : 1);
+    return unit ? `${text} ${unit}` : text;
   };
 }
 
@@ -32,10 +30,10 @@ function shade(t) {
 }
 
 /** A 7 x 24 heatmap (rows Mon..Sun, columns hours); `label` names the figure. */
-export function heatmap(matrix, { label }) {
+export function heatmap(matrix, { label, unit = "" }) {
   const values = matrix.flat().filter((v) => Number.isFinite(v));
   const max = Math.max(...values, 0) || 1;
-  const fmt = formatter(values);
+  const fmt = formatter(unit);
   const [cell, left, top] = [18, 34, 16];
   const chart = svg("svg", {
     viewBox: `0 0 ${left + 24 * cell + 4} ${top + 7 * cell + 4}`,
@@ -44,10 +42,18 @@ export function heatmap(matrix, { label }) {
     "aria-label": `${label} by weekday and hour; darker is higher, the peak is ${fmt(max)}.`,
   });
   for (let hour = 0; hour < 24; hour += 3) {
-    chart.append(svg("text", { x: left + hour * cell + cell / 2, y: top - 4, "text-anchor": "middle", class: "axis" }, String(hour)));
+    chart.append(
+      svg(
+        "text",
+        { x: left + hour * cell + cell / 2, y: top - 4, "text-anchor": "middle", class: "axis" },
+        String(hour),
+      ),
+    );
   }
   matrix.forEach((row, day) => {
-    chart.append(svg("text", { x: 0, y: top + day * cell + cell * 0.7, class: "axis" }, WEEKDAYS[day]));
+    chart.append(
+      svg("text", { x: 0, y: top + day * cell + cell * 0.7, class: "axis" }, WEEKDAYS[day]),
+    );
     row.forEach((value, hour) => {
       chart.append(
         svg(
@@ -63,7 +69,11 @@ export function heatmap(matrix, { label }) {
             "data-day": day,
             "data-hour": hour,
           },
-          svg("title", {}, `${WEEKDAYS[day]} ${String(hour).padStart(2, "0")}:00 – ${fmt(value)}`),
+          svg(
+            "title",
+            {},
+            `${WEEKDAYS[day]} at ${String(hour).padStart(2, "0")}:00: ${fmt(value)}`,
+          ),
         ),
       );
     });
@@ -75,19 +85,50 @@ export function heatmap(matrix, { label }) {
     h(
       "table",
       { class: "grid compact" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Day"), ...Array.from({ length: 24 }, (_, i) => h("th", { scope: "col" }, String(i))))),
-      h("tbody", {}, ...matrix.map((row, day) => h("tr", {}, h("th", { scope: "row" }, WEEKDAYS[day]), ...row.map((v) => h("td", {}, fmt(v)))))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Day"),
+          ...Array.from({ length: 24 }, (_, i) => h("th", { scope: "col" }, String(i))),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        ...matrix.map((row, day) =>
+          h(
+            "tr",
+            {},
+            h("th", { scope: "row" }, WEEKDAYS[day]),
+            ...row.map((v) => h("td", {}, fmt(v))),
+          ),
+        ),
+      ),
     ),
   );
-  return [chart, h("p", { class: "chart-legend" }, h("span", { class: "key", style: `background:${shade(0)}` }), " low ", h("span", { class: "key", style: `background:${shade(1)}` }), ` high (${fmt(max)})`), table];
+  return [
+    chart,
+    h(
+      "p",
+      { class: "chart-legend" },
+      h("span", { class: "key", style: `background:${shade(0)}` }),
+      " low ",
+      h("span", { class: "key", style: `background:${shade(1)}` }),
+      ` high (${fmt(max)})`,
+    ),
+    table,
+  ];
 }
 
 /** A line over time: points [{label, value}] in order. */
-export function trend(points, { label }) {
+export function trend(points, { label, unit = "" }) {
   const [width, height, left, bottom, top] = [520, 180, 44, 24, 10];
   const values = points.map((p) => p.value).filter((v) => Number.isFinite(v));
   const max = Math.max(...values, 0) || 1;
-  const fmt = formatter(values);
+  const fmt = formatter(unit);
   const span = width - left - 10;
   const x = (i) => left + (points.length === 1 ? span / 2 : (i / (points.length - 1)) * span);
   const y = (v) => top + (1 - v / max) * (height - top - bottom);
@@ -100,30 +141,57 @@ export function trend(points, { label }) {
   for (const t of [0, 0.5, 1]) {
     chart.append(
       svg("line", { x1: left, x2: width - 10, y1: y(t * max), y2: y(t * max), class: "grid-line" }),
-      svg("text", { x: left - 4, y: y(t * max) + 4, "text-anchor": "end", class: "axis" }, fmt(t * max)),
+      svg(
+        "text",
+        { x: left - 4, y: y(t * max) + 4, "text-anchor": "end", class: "axis" },
+        fmt(t * max),
+      ),
     );
   }
   const path = points
-    .map((p, i) => (Number.isFinite(p.value) ? `${x(i).toFixed(1)},${y(p.value).toFixed(1)}` : null))
+    .map((p, i) =>
+      Number.isFinite(p.value) ? `${x(i).toFixed(1)},${y(p.value).toFixed(1)}` : null,
+    )
     .filter(Boolean);
   if (path.length > 1) chart.append(svg("polyline", { points: path.join(" "), class: "line" }));
   const every = Math.max(1, Math.ceil(points.length / 6));
   points.forEach((p, i) => {
     if (Number.isFinite(p.value)) {
-      chart.append(svg("circle", { cx: x(i), cy: y(p.value), r: 3, class: "point" }, svg("title", {}, `${p.label}: ${fmt(p.value)}`)));
+      chart.append(
+        svg(
+          "circle",
+          { cx: x(i), cy: y(p.value), r: 3, class: "point" },
+          svg("title", {}, `${p.label}: ${fmt(p.value)}`),
+        ),
+      );
     }
-    if (i % every === 0 || i === points.length - 1) {
-      chart.append(svg("text", { x: x(i), y: height - 6, "text-anchor": "middle", class: "axis" }, String(p.label).slice(5, 10) || p.label));
+    const last = points.length - 1;
+    if (i === last || (i % every === 0 && last - i >= every / 2)) {
+      chart.append(
+        svg(
+          "text",
+          {
+            x: x(i),
+            y: height - 6,
+            "text-anchor": i === last && i > 0 ? "end" : "middle",
+            class: "axis",
+          },
+          String(p.label).slice(5, 10) || p.label,
+        ),
+      );
     }
   });
   return [chart];
 }
 
 /** Horizontal bars, highest first: items [{label, value}]. */
-export function ranking(items, { label, limit = 10 }) {
-  const top = [...items].filter((i) => Number.isFinite(i.value)).sort((a, b) => b.value - a.value).slice(0, limit);
+export function ranking(items, { label, unit = "", limit = 10 }) {
+  const top = [...items]
+    .filter((i) => Number.isFinite(i.value))
+    .sort((a, b) => b.value - a.value)
+    .slice(0, limit);
   const max = Math.max(...top.map((i) => i.value), 0) || 1;
-  const fmt = formatter(items.map((i) => i.value));
+  const fmt = formatter(unit);
   const [row, left, width] = [22, 130, 520];
   const chart = svg("svg", {
     viewBox: `0 0 ${width} ${top.length * row + 4}`,
@@ -135,8 +203,16 @@ export function ranking(items, { label, limit = 10 }) {
     const y = i * row + 2;
     const barWidth = ((width - left - 60) * item.value) / max;
     chart.append(
-      svg("text", { x: left - 6, y: y + 14, "text-anchor": "end", class: "axis" }, String(item.label).slice(0, 18)),
-      svg("rect", { x: left, y: y + 3, width: Math.max(1, barWidth), height: row - 7, class: "bar" }, svg("title", {}, `${item.label}: ${fmt(item.value)}`)),
+      svg(
+        "text",
+        { x: left - 6, y: y + 14, "text-anchor": "end", class: "axis" },
+        String(item.label).slice(0, 18),
+      ),
+      svg(
+        "rect",
+        { x: left, y: y + 3, width: Math.max(1, barWidth), height: row - 7, class: "bar" },
+        svg("title", {}, `${item.label}: ${fmt(item.value)}`),
+      ),
       svg("text", { x: left + barWidth + 4, y: y + 14, class: "axis" }, fmt(item.value)),
     );
   });

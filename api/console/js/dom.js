@@ -41,6 +41,16 @@ export function humanise(value) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/** A battery level in percent, as the ingest stores it. */
+export function batteryPercent(value) {
+  return Math.round(value);
+}
+
+/** "12 %" */
+export function battery(value) {
+  return `${batteryPercent(value)} %`;
+}
+
 /** Run `fn` at most once per `ms`, the last call winning. */
 export function throttle(fn, ms) {
   let timer = null;

@@ -43,7 +43,13 @@ function show(v) {
   box.dataset.result = v.result;
   const lines = [h("p", { class: "verdict-head" }, `${VERDICT[v.result]}: ${v.plate}`)];
   if (v.code) {
-    lines.push(h("p", {}, `Booking ${v.code}, bay ${v.bay ?? "–"}, ${when(v.start)}–${clock(v.end)} (${v.status})`));
+    lines.push(
+      h(
+        "p",
+        {},
+        `Booking ${v.code}, bay ${v.bay ?? "–"}, ${when(v.start)}–${clock(v.end)} (${v.status})`,
+      ),
+    );
   } else {
     lines.push(h("p", {}, `No booking for this plate in ${v.zone_id} now.`));
   }

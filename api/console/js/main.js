@@ -58,7 +58,11 @@ async function login(event) {
     const me = await call("/api/v1/me");
     if (!STAFF.has(me.role)) {
       auth.token = null;
-      message(note, `This console is for operators and admins; ${me.email} is a ${me.role} account.`, "error");
+      message(
+        note,
+        `This console is for operators and admins; ${me.email} is a ${me.role} account.`,
+        "error",
+      );
       return;
     }
     form.reset();
@@ -115,6 +119,10 @@ async function start(me) {
 }
 
 async function refresh() {
+  fetch("/console/config.json")
+    .then((response) => (response.ok ? response.json() : {}))
+    .then((fresh) => setServerClock(fresh.now, fresh.timezone))
+    .catch(() => {});
   await Promise.all([
     zones.loadAll().catch((error) => message($("#violations-message"), error.message, "error")),
     violations.load(),

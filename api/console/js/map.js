@@ -2,7 +2,15 @@
 // zones gathered into grid clusters when zoomed out and split into their bays when zoomed in.
 // Only what is in view is drawn, so 10,000 zones stay smooth.
 import { h, throttle } from "./dom.js";
-import { bayStateOf, loadBayStates, onChange, STATE_LABEL, STATES, stateOf, zones } from "./zones.js";
+import {
+  bayStateOf,
+  loadBayStates,
+  onChange,
+  STATE_LABEL,
+  STATES,
+  stateOf,
+  zones,
+} from "./zones.js";
 
 export const COLOURS = {
   free: "#15803d",
@@ -21,6 +29,7 @@ const BAY_COLOURS = {
 const HAMBURG = [53.5511, 9.9937];
 const CLUSTER_BELOW = 15; // zoom levels below this gather zones into clusters
 const BAYS_FROM = 17; // from this zoom on, each bay is drawn on the kerb
+const FOCUS_ZOOM = 19; // a zone picked in the search: its bays large enough to tell apart
 const CELL_PX = 64; // the clustering grid
 const MAX_SIGN_FETCHES = 40;
 
@@ -49,7 +58,11 @@ export function initMap(container, config, { onSelect, onTilesFailed }) {
   map.setView(HAMBURG, 13);
   if (config.tile_url) {
     let failed = false;
-    L.tileLayer(config.tile_url, { attribution: config.attribution, maxZoom: 20, maxNativeZoom: 19 })
+    L.tileLayer(config.tile_url, {
+      attribution: config.attribution,
+      maxZoom: 20,
+      maxNativeZoom: 19,
+    })
       .on("tileerror", () => {
         if (!failed) onTilesFailed();
         failed = true;
@@ -80,7 +93,13 @@ function fitAll() {
     w = Math.min(w, z.lon);
     e = Math.max(e, z.lon);
   }
-  map.fitBounds([[s, w], [n, e]], { padding: [30, 30], maxZoom: 16, animate: false });
+  map.fitBounds(
+    [
+      [s, w],
+      [n, e],
+    ],
+    { padding: [30, 30], maxZoom: 16, animate: false },
+  );
   fitted = true;
 }
 
@@ -89,7 +108,7 @@ export function focusZone(id) {
   selectedId = id;
   const zone = zones.get(id);
   if (!map || !zone) return;
-  map.setView([zone.lat, zone.lon], Math.max(map.getZoom(), BAYS_FROM), { animate: false });
+  map.setView([zone.lat, zone.lon], Math.max(map.getZoom(), FOCUS_ZOOM), { animate: false });
   scheduleRender();
 }
 
@@ -98,6 +117,7 @@ const scheduleSlowRender = throttle(render, 1000);
 
 function render() {
   if (!map) return;
+  const began = performance.now();
   layer.clearLayers();
   dots.clear();
   const zoom = map.getZoom();
@@ -107,14 +127,23 @@ function render() {
   for (const z of zones.values()) {
     if (z.lat >= s && z.lat <= n && z.lon >= w && z.lon <= e) visible.push(z);
   }
+  let mode = "clusters";
   if (zoom >= BAYS_FROM) {
+    mode = "bays";
     for (const zone of visible) drawBays(zone);
     readBayStates(visible);
   } else if (zoom >= CLUSTER_BELOW) {
+    mode = "zones";
     for (const zone of visible) drawDot(zone);
   } else {
     drawClusters(visible, zoom);
   }
+  // What was drawn and how long it took: for diagnostics and the browser tests.
+  Object.assign(map.getContainer().dataset, {
+    mode,
+    layers: String(layer.getLayers().length),
+    renderMs: (performance.now() - began).toFixed(1),
+  });
 }
 
 function restyle(id) {

@@ -1,8 +1,7 @@
 // Sensor health: last seen, battery, bay state, offline filter; and the dead letters.
 import { call, query } from "./api.js";
-import { $, h, message } from "./dom.js";
+import { $, battery, batteryPercent, h, message } from "./dom.js";
 import { ago, when } from "./time.js";
-import { battery, batteryPercent } from "./zone.js";
 
 const LOW_BATTERY = 15; // booking's Policy.battery_low_pct
 
@@ -56,7 +55,9 @@ export async function load() {
 function render() {
   const needle = $("#sensor-filters input[name=text]").value.trim().toLowerCase();
   const shown = needle
-    ? all.filter((s) => `${s.sensor_id} ${s.zone_id} ${s.dev_eui || ""}`.toLowerCase().includes(needle))
+    ? all.filter((s) =>
+        `${s.sensor_id} ${s.zone_id} ${s.dev_eui || ""}`.toLowerCase().includes(needle),
+      )
     : all;
   const pages = Math.max(1, Math.ceil(shown.length / PAGE));
   page = Math.min(page, pages - 1);
@@ -64,14 +65,21 @@ function render() {
     ...shown.slice(page * PAGE, (page + 1) * PAGE).map((s) =>
       h(
         "tr",
-        { class: s.offline ? "offline" : "", dataset: { sensorId: s.sensor_id, offline: String(s.offline) } },
+        {
+          class: s.offline ? "offline" : "",
+          dataset: { sensorId: s.sensor_id, offline: String(s.offline) },
+        },
         h("th", { scope: "row" }, s.sensor_id),
         h("td", {}, s.zone_id ? `${s.zone_id} / ${s.bay}` : "unassigned"),
         h("td", {}, s.offline ? h("span", { class: "badge bay-unknown" }, "offline") : s.state),
         h("td", { title: s.last_seen_at || "" }, ago(s.last_seen_at)),
         s.battery === null
           ? h("td", {}, "–")
-          : h("td", { class: batteryPercent(s.battery) <= LOW_BATTERY ? "low" : "" }, battery(s.battery)),
+          : h(
+              "td",
+              { class: batteryPercent(s.battery) <= LOW_BATTERY ? "low" : "" },
+              battery(s.battery),
+            ),
       ),
     ),
   );

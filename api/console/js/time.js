@@ -37,7 +37,11 @@ function formatter(tz) {
 
 /** The wall-clock fields of a moment in a time zone. */
 export function wallParts(date, tz = operatorTz) {
-  const parts = Object.fromEntries(formatter(tz).formatToParts(date).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    formatter(tz)
+      .formatToParts(date)
+      .map((p) => [p.type, p.value]),
+  );
   return {
     year: Number(parts.year),
     month: Number(parts.month),

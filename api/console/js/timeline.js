@@ -47,7 +47,13 @@ export function timeline({ bays, reservations, sessions, closures, dayStart, tz 
       {},
       svg(
         "pattern",
-        { id: "hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
+        {
+          id: "hatch",
+          width: 6,
+          height: 6,
+          patternUnits: "userSpaceOnUse",
+          patternTransform: "rotate(45)",
+        },
         svg("rect", { width: 6, height: 6, fill: "#e5e7eb" }),
         svg("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#4b5563", "stroke-width": 2 }),
       ),
@@ -57,7 +63,11 @@ export function timeline({ bays, reservations, sessions, closures, dayStart, tz 
     const at = LEFT + (hour / 24) * span;
     chart.append(
       svg("line", { x1: at, x2: at, y1: TOP - 4, y2: height - 22, class: "grid-line" }),
-      svg("text", { x: at, y: height - 8, "text-anchor": "middle", class: "axis" }, `${String(hour).padStart(2, "0")}:00`),
+      svg(
+        "text",
+        { x: at, y: height - 8, "text-anchor": "middle", class: "axis" },
+        `${String(hour).padStart(2, "0")}:00`,
+      ),
     );
   }
   bays.forEach((bay, row) => {
@@ -68,7 +78,14 @@ export function timeline({ bays, reservations, sessions, closures, dayStart, tz 
       chart.append(
         svg(
           "rect",
-          { x: x(c.start), y: y + 2, width: Math.max(2, x(c.end) - x(c.start)), height: ROW - 6, fill: "url(#hatch)", class: "closure" },
+          {
+            x: x(c.start),
+            y: y + 2,
+            width: Math.max(2, x(c.end) - x(c.start)),
+            height: ROW - 6,
+            fill: "url(#hatch)",
+            class: "closure",
+          },
           title(`Closed ${clock(c.start, tz)}–${clock(c.end, tz)}: ${c.reason}`),
         ),
       );
@@ -77,7 +94,13 @@ export function timeline({ bays, reservations, sessions, closures, dayStart, tz 
       chart.append(
         svg(
           "rect",
-          { x: x(r.start), y: y + 5, width: Math.max(2, x(r.end) - x(r.start)), height: 12, class: `booking ${r.status}` },
+          {
+            x: x(r.start),
+            y: y + 5,
+            width: Math.max(2, x(r.end) - x(r.start)),
+            height: 12,
+            class: `booking ${r.status}`,
+          },
           title(`Reserved ${clock(r.start, tz)}–${clock(r.end, tz)} ${r.plate} (${r.status})`),
         ),
       );
@@ -87,7 +110,13 @@ export function timeline({ bays, reservations, sessions, closures, dayStart, tz 
       chart.append(
         svg(
           "rect",
-          { x: x(s.start), y: y + 20, width: Math.max(2, x(end) - x(s.start)), height: 12, class: "occupied" },
+          {
+            x: x(s.start),
+            y: y + 20,
+            width: Math.max(2, x(end) - x(s.start)),
+            height: 12,
+            class: "occupied",
+          },
           title(`Occupied ${clock(s.start, tz)}–${s.end ? clock(s.end, tz) : "now"}`),
         ),
       );
@@ -97,15 +126,22 @@ export function timeline({ bays, reservations, sessions, closures, dayStart, tz 
     const at = x(nowAt);
     chart.append(
       svg("line", { x1: at, x2: at, y1: TOP - 8, y2: height - 22, class: "now-line" }),
-      svg("text", { x: at, y: TOP - 10, "text-anchor": "middle", class: "axis now" }, `now ${clock(nowAt, tz)}`),
+      svg(
+        "text",
+        { x: at, y: TOP - 10, "text-anchor": "middle", class: "axis now" },
+        `now ${clock(nowAt, tz)}`,
+      ),
     );
   }
   const legend = h(
     "p",
     { class: "chart-legend" },
-    h("span", { class: "key booking" }), "reserved ",
-    h("span", { class: "key occupied" }), "measured occupancy ",
-    h("span", { class: "key closure" }), "closed",
+    h("span", { class: "key booking" }),
+    "reserved ",
+    h("span", { class: "key occupied" }),
+    "measured occupancy ",
+    h("span", { class: "key closure" }),
+    "closed",
   );
   return h("div", { class: "chart" }, chart, legend);
 }

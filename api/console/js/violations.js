@@ -64,7 +64,9 @@ export async function load() {
 /** A violation pushed by the stream. */
 export async function add(v) {
   const zone = zones.get(v.zone_id);
-  announce(`New violation: ${KIND_LABEL[v.kind] || humanise(v.kind)} at ${zone?.name || v.zone_id}.`);
+  announce(
+    `New violation: ${KIND_LABEL[v.kind] || humanise(v.kind)} at ${zone?.name || v.zone_id}.`,
+  );
   if (!matches(v) || rows.has(v.id)) {
     updateCount();
     return;
@@ -79,7 +81,9 @@ export async function add(v) {
 const labels = new Map(); // bay id → label
 
 async function bayLabels(list) {
-  const wanted = [...new Set(list.filter((v) => v.bay_id && !labels.has(v.bay_id)).map((v) => v.zone_id))];
+  const wanted = [
+    ...new Set(list.filter((v) => v.bay_id && !labels.has(v.bay_id)).map((v) => v.zone_id)),
+  ];
   await Promise.all(
     wanted.map(async (zoneId) => {
       try {
@@ -119,7 +123,10 @@ function item(v, fresh) {
   const act = (verb, body) => async (event) => {
     event.target.disabled = true;
     try {
-      const updated = await call(`/api/v1/violations/${v.id}/${verb}`, { method: "POST", json: body });
+      const updated = await call(`/api/v1/violations/${v.id}/${verb}`, {
+        method: "POST",
+        json: body,
+      });
       rows.set(v.id, updated);
       announce(`Violation ${verb === "ack" ? "acknowledged" : "resolved"}.`);
       if (!matches(updated)) rows.delete(v.id);
@@ -131,10 +138,12 @@ function item(v, fresh) {
     }
   };
   const title = KIND_LABEL[v.kind] || humanise(v.kind);
+  const about = `violation-${v.id}-title violation-${v.id}-facts`;
   const facts = [
     `${zone?.name || v.zone_id} (${v.zone_id})`,
     bay,
     `since ${when(since)} (${ago(since)})`,
+    since !== v.opened_at ? `flagged ${when(v.opened_at)}` : null,
     v.plate ? `plate ${v.plate}` : null,
     v.sensor_id && v.kind !== "unreserved_occupancy" ? `sensor ${v.sensor_id}` : null,
   ].filter(Boolean);
@@ -144,20 +153,50 @@ function item(v, fresh) {
       class: `violation status-${v.status}${fresh ? " fresh" : ""}`,
       dataset: { violationId: v.id, status: v.status, kind: v.kind, zoneId: v.zone_id },
     },
-    h("div", { class: "v-head" }, h("strong", {}, title), h("span", { class: `badge ${v.status}` }, humanise(v.status))),
-    h("p", { class: "facts" }, facts.join(" · ")),
+    h(
+      "div",
+      { class: "v-head" },
+      h("strong", { id: `violation-${v.id}-title` }, title),
+      h("span", { class: `badge ${v.status}` }, humanise(v.status)),
+    ),
+    h("p", { class: "facts", id: `violation-${v.id}-facts` }, facts.join(" · ")),
     v.status === "resolved"
-      ? h("p", { class: "facts" }, `Resolved ${when(v.resolved_at)}: ${humanise(v.resolution || "")}`)
+      ? h(
+          "p",
+          { class: "facts" },
+          `Resolved ${when(v.resolved_at)}: ${humanise(v.resolution || "")}`,
+        )
       : h(
           "div",
           { class: "actions" },
           v.status === "open"
-            ? h("button", { type: "button", onclick: act("ack") }, "Acknowledge")
+            ? h(
+                "button",
+                { type: "button", "aria-describedby": about, onclick: act("ack") },
+                "Acknowledge",
+              )
             : h("span", { class: "facts" }, `Acknowledged ${when(v.acknowledged_at)}`),
           resolution,
-          h("button", { type: "button", onclick: (e) => act("resolve", { resolution: resolution.value })(e) }, "Resolve"),
+          h(
+            "button",
+            {
+              type: "button",
+              "aria-describedby": about,
+              onclick: (e) => act("resolve", { resolution: resolution.value })(e),
+            },
+            "Resolve",
+          ),
         ),
-    h("button", { type: "button", class: "link", onclick: () => showZone(v.zone_id) }, "Show zone"),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "link",
+        "aria-describedby": about,
+        onclick: () => showZone(v.zone_id),
+      },
+      "Show zone",
+    ),
     note,
   );
 }

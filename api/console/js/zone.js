@@ -1,10 +1,19 @@
 // The zone view: bays with their sensors, today's timeline, closures (with a dry run first),
 // and the zone's settings.
 import { call, parseCsv, query, text } from "./api.js";
-import { $, announce, h, humanise, message } from "./dom.js";
+import { $, announce, battery, h, humanise } from "./dom.js";
+import { closureForm, editForm } from "./zone_forms.js";
 import { timeline } from "./timeline.js";
-import { ago, DAY, dayStart, now, wallValue, when, zonedToUtc } from "./time.js";
-import { bayStateOf, detailsOf, loadAll, STATE_LABEL, stateOf, zones } from "./zones.js";
+import { ago, DAY, dayStart, now, when } from "./time.js";
+import {
+  bayStateOf,
+  detailsOf,
+  loadAll,
+  loadBayStates,
+  STATE_LABEL,
+  stateOf,
+  zones,
+} from "./zones.js";
 
 let current = null; // {id, detail, sensors: Map bay label → sensor health, sign: Map label → line}
 
@@ -51,8 +60,14 @@ function render() {
     h("div", { id: "zone-timeline" }, h("p", {}, "Loading today's reservations and occupancy…")),
     h("h3", {}, "Closures"),
     h("ul", { id: "zone-closures", class: "plain-list" }),
-    closureForm(detail),
-    editForm(detail),
+    closureForm(detail, { onCreated: refreshAfterChange }),
+    editForm(detail, {
+      onSaved: (saved) => {
+        current.detail = saved;
+        renderHeader();
+        setTimeout(() => loadAll().catch(() => {}), 6000);
+      },
+    }),
   );
   renderHeader();
   renderBays();
@@ -75,11 +90,19 @@ function renderHeader() {
     h(
       "p",
       { class: "facts" },
-      h("span", { class: `badge state-${state}`, dataset: { zoneState: state } }, STATE_LABEL[state]),
+      h(
+        "span",
+        { class: `badge state-${state}`, dataset: { zoneState: state } },
+        STATE_LABEL[state],
+      ),
       ` ${detail.id} · ${detail.address || detail.district || ""}`,
     ),
     h("p", { class: "facts" }, counts),
-    h("p", { class: "facts" }, `Loading hours ${detail.loading_hours} · max stay ${detail.max_stay_min} min · ${detail.timezone}`),
+    h(
+      "p",
+      { class: "facts" },
+      `Loading hours ${detail.loading_hours} · max stay ${detail.max_stay_min} min · ${detail.timezone}`,
+    ),
   );
 }
 
@@ -101,27 +124,32 @@ function renderBays() {
       h("td", {}, bay.sensor_id || "–"),
       h("td", {}, h("span", { class: `badge bay-${sensorState.replace(" ", "-")}` }, sensorState)),
       h("td", {}, booking),
-      h("td", {}, health ? `${ago(health.last_seen_at)}${health.offline ? " (offline)" : ""}` : "–"),
-      h("td", {}, health?.battery === null || health?.battery === undefined ? "–" : battery(health.battery)),
+      h(
+        "td",
+        {},
+        health ? `${ago(health.last_seen_at)}${health.offline ? " (offline)" : ""}` : "–",
+      ),
+      h(
+        "td",
+        {},
+        health?.battery === null || health?.battery === undefined ? "–" : battery(health.battery),
+      ),
     );
   });
   $("#zone-bays").replaceChildren(
     h(
       "thead",
       {},
-      h("tr", {}, ...["Bay", "Sensor", "Sensor state", "Now", "Last seen", "Battery"].map((c) => h("th", { scope: "col" }, c))),
+      h(
+        "tr",
+        {},
+        ...["Bay", "Sensor", "Sensor state", "Now", "Last seen", "Battery"].map((c) =>
+          h("th", { scope: "col" }, c),
+        ),
+      ),
     ),
     h("tbody", {}, ...rows),
   );
-}
-
-/** A battery level in percent, as the ingest stores it. */
-export function batteryPercent(value) {
-  return Math.round(value);
-}
-
-export function battery(value) {
-  return `${batteryPercent(value)} %`;
 }
 
 async function loadTimeline() {
@@ -132,14 +160,22 @@ async function loadTimeline() {
   const target = $("#zone-timeline");
   try {
     const [reservations, sessions, closures] = await Promise.all([
-      call(`/api/v1/reservations${query({ zone_id: detail.id, from: start.toISOString(), to: end.toISOString(), limit: 500 })}`),
+      call(
+        `/api/v1/reservations${query({ zone_id: detail.id, from: start.toISOString(), to: end.toISOString(), limit: 500 })}`,
+      ),
       measured(detail.id, start, end).catch(() => null),
       call(`/api/v1/zones/${encodeURIComponent(detail.id)}/closures`),
     ]);
     const byId = new Map(detail.bays.map((b) => [b.id, b.label]));
     const booked = reservations
       .filter((r) => r.status !== "cancelled")
-      .map((r) => ({ bay: r.bay_label, start: new Date(r.start), end: new Date(r.end), plate: r.plate, status: r.status }));
+      .map((r) => ({
+        bay: r.bay_label,
+        start: new Date(r.start),
+        end: new Date(r.end),
+        plate: r.plate,
+        status: r.status,
+      }));
     const closed = closures.flatMap((c) =>
       (c.bay_ids ? c.bay_ids.map((id) => byId.get(id)) : [null]).map((bay) => ({
         bay,
@@ -201,7 +237,15 @@ function bookingTable(reservations, tz) {
     h(
       "table",
       { class: "grid" },
-      h("thead", {}, h("tr", {}, ...["Time", "Bay", "Plate", "Code", "Status"].map((c) => h("th", { scope: "col" }, c)))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ...["Time", "Bay", "Plate", "Code", "Status"].map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
       h(
         "tbody",
         {},
@@ -235,7 +279,9 @@ async function loadClosures() {
               "li",
               { dataset: { closureId: c.id } },
               `${when(c.start, detail.timezone)} – ${when(c.end, detail.timezone)} · ${c.reason} · `,
-              c.bay_ids ? `bays ${c.bay_ids.map((id) => byId.get(id) ?? id).join(", ")}` : "whole zone",
+              c.bay_ids
+                ? `bays ${c.bay_ids.map((id) => byId.get(id) ?? id).join(", ")}`
+                : "whole zone",
               " ",
               h("button", { type: "button", class: "link", onclick: () => lift(c) }, "Lift"),
             ),
@@ -249,7 +295,9 @@ async function loadClosures() {
 async function lift(closure) {
   if (!window.confirm("Lift this closure? Bookings it cancelled stay cancelled.")) return;
   try {
-    await call(`/api/v1/zones/${encodeURIComponent(current.id)}/closures/${closure.id}`, { method: "DELETE" });
+    await call(`/api/v1/zones/${encodeURIComponent(current.id)}/closures/${closure.id}`, {
+      method: "DELETE",
+    });
     announce("Closure lifted.");
     refreshAfterChange();
   } catch (error) {
@@ -258,151 +306,21 @@ async function lift(closure) {
 }
 
 function refreshAfterChange() {
+  const id = current.id;
   loadClosures();
   loadTimeline();
-  // The feed is rebuilt every few seconds; read it again once it has seen the change.
-  setTimeout(() => loadAll().catch(() => {}), 6000);
-}
-
-function closureForm(detail) {
-  const tz = detail.timezone;
-  const start = new Date(Math.ceil(now().getTime() / 900_000) * 900_000);
-  const end = new Date(start.getTime() + 2 * 3_600_000);
-  const note = h("p", { class: "message", role: "status", hidden: true });
-  const create = h("button", { type: "button", class: "primary", disabled: true }, "Create closure");
-  const form = h(
-    "form",
-    { id: "closure-form", class: "stack", novalidate: true },
-    h("h3", {}, "New closure"),
-    h("label", { for: "closure-start" }, `Start (${tz})`),
-    h("input", { id: "closure-start", name: "start", type: "datetime-local", required: true, value: wallValue(start, tz) }),
-    h("label", { for: "closure-end" }, `End (${tz})`),
-    h("input", { id: "closure-end", name: "end", type: "datetime-local", required: true, value: wallValue(end, tz) }),
-    h("label", { for: "closure-reason" }, "Reason"),
-    h("input", { id: "closure-reason", name: "reason", required: true, maxlength: "300", placeholder: "Roadworks" }),
-    h(
-      "fieldset",
-      {},
-      h("legend", {}, "Bays (none ticked: the whole zone)"),
-      ...detail.bays.map((bay) =>
-        h("label", { class: "inline" }, h("input", { type: "checkbox", name: "bays", value: bay.label }), ` ${bay.label}`),
-      ),
-    ),
-    h("button", { type: "submit" }, "Check impact"),
-    note,
-    create,
-  );
-  const body = () => {
-    const data = new FormData(form);
-    const bays = data.getAll("bays");
-    if (!data.get("start") || !data.get("end") || !data.get("reason").trim()) {
-      throw new Error("Give a start, an end and a reason.");
+  // The feed is rebuilt every few seconds; read it again once it has seen the change, and the
+  // bays' states from the sign (no sensor event reports a closure).
+  setTimeout(async () => {
+    await loadAll().catch(() => {});
+    const zone = zones.get(id);
+    if (zone) {
+      zone.bayStates = null;
+      await loadBayStates(zone).catch(() => {});
     }
-    return {
-      start: zonedToUtc(data.get("start"), tz).toISOString(),
-      end: zonedToUtc(data.get("end"), tz).toISOString(),
-      reason: data.get("reason").trim(),
-      bays: bays.length ? bays : null,
-    };
-  };
-  let checked = null;
-  form.addEventListener("input", () => {
-    // Any change needs a new dry run before the closure can be created.
-    checked = null;
-    create.disabled = true;
-  });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      const closure = body();
-      const plan = await call(`/api/v1/zones/${encodeURIComponent(detail.id)}/closures?dry_run=true`, {
-        method: "POST",
-        json: closure,
-      });
-      checked = closure;
-      create.disabled = false;
-      const n = plan.cancelled;
-      message(
-        note,
-        n === 0
-          ? "This closure cancels no bookings."
-          : `This closure will cancel ${n} booking${n === 1 ? "" : "s"}; their drivers are told.`,
-        n === 0 ? "ok" : "",
-      );
-      note.dataset.cancelled = String(n);
-      create.focus();
-    } catch (error) {
-      message(note, error.message, "error");
-    }
-  });
-  create.addEventListener("click", async () => {
-    if (!checked) return;
-    create.disabled = true;
-    try {
-      const made = await call(`/api/v1/zones/${encodeURIComponent(detail.id)}/closures`, {
-        method: "POST",
-        json: checked,
-      });
-      const n = made.cancelled;
-      message(note, `Closure created; ${n} booking${n === 1 ? "" : "s"} cancelled.`, "ok");
-      announce(note.textContent);
-      checked = null;
-      refreshAfterChange();
-    } catch (error) {
-      message(note, error.message, "error");
-      create.disabled = false;
-    }
-  });
-  return form;
-}
-
-const EDITABLE = [
-  ["name", "Name", "text"],
-  ["address", "Address", "text"],
-  ["district", "District", "text"],
-  ["loading_hours", "Loading hours", "text"],
-  ["max_stay_min", "Max stay (min)", "number"],
-  ["min_stay_min", "Min stay (min)", "number"],
-  ["max_vehicle_length_m", "Max vehicle length (m)", "number"],
-  ["reservable_share", "Reservable share (0–1)", "number"],
-];
-
-function editForm(detail) {
-  const note = h("p", { class: "message", role: "status", hidden: true });
-  const form = h(
-    "form",
-    { id: "zone-edit", class: "stack", novalidate: true },
-    ...EDITABLE.flatMap(([name, label, type]) => [
-      h("label", { for: `edit-${name}` }, label),
-      h("input", { id: `edit-${name}`, name, type, step: type === "number" ? "any" : null, value: String(detail[name] ?? "") }),
-    ]),
-    h("button", { type: "submit", class: "primary" }, "Save zone"),
-    note,
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const data = new FormData(form);
-    const patch = {};
-    for (const [name, , type] of EDITABLE) {
-      const value = String(data.get(name)).trim();
-      const old = current.detail[name];
-      const parsed = type === "number" ? Number(value) : value;
-      if (value !== "" && parsed !== old) patch[name] = parsed;
-    }
-    if (Object.keys(patch).length === 0) {
-      message(note, "Nothing changed.");
-      return;
-    }
-    try {
-      current.detail = await call(`/api/v1/zones/${encodeURIComponent(detail.id)}`, { method: "PATCH", json: patch });
-      await detailsOf(detail.id, { fresh: true });
-      message(note, "Saved.", "ok");
-      announce("Zone saved.");
+    if (current?.id === id) {
       renderHeader();
-      setTimeout(() => loadAll().catch(() => {}), 6000);
-    } catch (error) {
-      message(note, error.message, "error");
+      renderBays();
     }
-  });
-  return h("details", { class: "edit" }, h("summary", {}, "Edit the zone"), form);
+  }, 6000);
 }

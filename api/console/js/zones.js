@@ -122,7 +122,8 @@ export async function loadBayStates(zone) {
 }
 
 function itemText(zone, state) {
-  const counts = zone.free === null || zone.free === undefined ? "" : `, ${zone.free} of ${zone.bays} free`;
+  const counts =
+    zone.free === null || zone.free === undefined ? "" : `, ${zone.free} of ${zone.bays} free`;
   return `${zone.name} (${zone.id}): ${STATE_LABEL[state]}${counts}`;
 }
 
@@ -177,6 +178,12 @@ export function search(text, limit = 12) {
 export function initSearch(onPick) {
   const input = $("#zone-query");
   const results = $("#zone-results");
+  let timer = null;
+  const choose = (zone) => {
+    clearTimeout(timer);
+    results.replaceChildren();
+    onPick(zone.id);
+  };
   const show = () => {
     results.replaceChildren(
       ...search(input.value).map((zone) =>
@@ -185,28 +192,27 @@ export function initSearch(onPick) {
           {},
           h(
             "button",
-            {
-              type: "button",
-              class: `link state-${stateOf(zone)}`,
-              onclick: () => {
-                results.replaceChildren();
-                onPick(zone.id);
-              },
-            },
-            `${zone.name} · ${zone.id}`,
+            { type: "button", class: "link", onclick: () => choose(zone) },
+            `${zone.name} · ${zone.id} (${STATE_LABEL[stateOf(zone)]})`,
           ),
         ),
       ),
     );
   };
-  input.addEventListener("input", throttle(show, 150));
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(show, 150);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      clearTimeout(timer);
+      results.replaceChildren();
+    }
+  });
   $("#zone-search").addEventListener("submit", (event) => {
     event.preventDefault();
     const [first] = search(input.value, 1);
-    if (first) {
-      results.replaceChildren();
-      onPick(first.id);
-    }
+    if (first) choose(first);
   });
 }
 
