@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+MINUTES_PER_DAY = 1440
 _RULE = re.compile(
     r"^(?P<days>[A-Za-z]{2}(?:-[A-Za-z]{2})?(?:,[A-Za-z]{2}(?:-[A-Za-z]{2})?)*)\s+"
     r"(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$"
@@ -64,15 +65,27 @@ class LoadingHours:
         return any(local.weekday() in w.days and w.start <= minute < w.end for w in self.windows)
 
     def window_end(self, local: datetime) -> datetime | None:
-        """End of the window that contains `local`, or None outside loading hours."""
-        minute = local.hour * 60 + local.minute
-        ends = [
-            w.end for w in self.windows if local.weekday() in w.days and w.start <= minute < w.end
-        ]
-        if not ends:
+        """End of the window that contains `local`, or None outside loading hours.
+
+        A window ending at 24:00 runs on into one starting at 00:00 the next day, so a zone
+        open around the clock takes bookings across midnight.
+        """
+        end = self._end_on(local.weekday(), local.hour * 60 + local.minute)
+        if end is None:
             return None
+        days = 0
+        while end == MINUTES_PER_DAY and days < 7:
+            following = self._end_on((local.weekday() + days + 1) % 7, 0)
+            if following is None:
+                break
+            days, end = days + 1, following
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        return midnight + timedelta(minutes=max(ends))
+        return midnight + timedelta(days=days, minutes=end)
+
+    def _end_on(self, weekday: int, minute: int) -> int | None:
+        """The latest end of the windows open on `weekday` at `minute`."""
+        ends = [w.end for w in self.windows if weekday in w.days and w.start <= minute < w.end]
+        return max(ends) if ends else None
 
     def windows_on(self, weekday: int) -> list[tuple[time, time | None]]:
         """(start, end) local times of the windows on a weekday; end None means midnight."""

@@ -61,6 +61,7 @@ class Consumer:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.applied_batches = 0
 
     def start(self) -> None:
@@ -81,11 +82,16 @@ class Consumer:
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
-        """Finish the batch in hand, then disconnect; unacknowledged messages stay queued."""
+        """Disconnect first, then apply what already arrived; the broker keeps the rest.
+
+        Disconnecting first stops the inflow, so stopping cannot be held up by a broker
+        that keeps sending; acknowledgements after it are no-ops, and the broker redelivers
+        those messages to the next consumer, where they count as duplicates.
+        """
         self._stop.set()
-        self._worker.join(timeout=30)
         self.client.disconnect()
         self.client.loop_stop()
+        self._worker.join(timeout=30)
 
     def _on_connect(
         self, client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object
@@ -94,8 +100,11 @@ class Consumer:
             log.error("broker refused the connection: %s", reason)
             return
         client.subscribe([(topic, 1) for topic in self.settings.subscriptions()])
-        self._connected.set()
         log.info("ingest connected", extra={"broker": f"{self.host}:{self.port}"})
+
+    def _on_subscribe(self, *_args: object) -> None:
+        # Ready only once the broker confirmed the subscriptions (SUBACK), not at CONNACK.
+        self._connected.set()
 
     def _on_disconnect(
         self,

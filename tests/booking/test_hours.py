@@ -39,7 +39,8 @@ def test_window_end_is_the_close_of_the_current_window() -> None:
 def test_always_open() -> None:
     hours = LoadingHours.parse("24/7")
     assert hours.is_open(local("2026-12-06T23:59"))
-    assert hours.window_end(local("2026-12-06T23:59")) == local("2026-12-07T00:00")
+    # Open around the clock: the window runs on through the week, not to midnight.
+    assert hours.window_end(local("2026-12-06T23:59")) >= local("2026-12-13T00:00")
 
 
 @pytest.mark.parametrize(
@@ -62,3 +63,14 @@ def test_unreadable_hours_are_refused(text: str) -> None:
 def test_unknown_time_zone_is_refused() -> None:
     with pytest.raises(HoursError, match="not a known time zone"):
         zone_info("Mars/Olympus")
+
+
+def test_round_the_clock_windows_run_on_past_midnight() -> None:
+    assert LoadingHours.parse("24/7").window_end(local("2026-12-01T23:50")) > local(
+        "2026-12-02T00:05"
+    )
+    evening_and_morning = LoadingHours.parse("Mo 18:00-24:00; Tu 00:00-06:00")
+    assert evening_and_morning.window_end(local("2026-11-30T23:00")) == local("2026-12-01T06:00")
+    assert LoadingHours.parse("Mo 18:00-24:00").window_end(local("2026-11-30T23:00")) == local(
+        "2026-12-01T00:00"
+    )

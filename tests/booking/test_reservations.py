@@ -222,3 +222,14 @@ def test_visibility_own_fleet_and_staff(session: Session) -> None:
     with pytest.raises(NotFound):
         reservations.get_for(session=session, account=stranger, reservation_id=mine.id)
     assert reservations.list_for(session=session, account=stranger) == []
+
+
+def test_a_round_the_clock_zone_takes_a_booking_across_midnight(session: Session) -> None:
+    make_zone(session, "NIGHT", hours="24/7")
+    account = make_account(session)
+    late = datetime(2026, 12, 1, 22, 50, tzinfo=UTC)  # 23:50 in Berlin
+    request = BookingRequest(zone_id="NIGHT", start=late, duration_min=30, plate="HH N 1")
+    booked = reservations.book(
+        session=session, request=request, account=account, now=AT_10, policy=POLICY
+    )
+    assert booked.reservation.end_at == late + timedelta(minutes=30)
