@@ -96,7 +96,7 @@ def create_app(
         for service in reversed(background):
             service.stop()
         if jobs is not None:
-            jobs.shutdown(wait=True)
+            scheduler.shutdown(jobs)
         if owns_engine:
             engine.dispose()
 

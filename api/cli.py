@@ -212,7 +212,7 @@ def run_scheduler() -> None:
         background.start()
         typer.echo("scheduler running; Ctrl+C stops it")
         stop.wait()
-        background.shutdown(wait=True)
+        scheduler.shutdown(background)
 
 
 @db_app.command("upgrade")

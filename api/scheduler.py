@@ -19,6 +19,8 @@ from sqlalchemy import Engine, text
 from booking import lifecycle, reconcile
 from booking.database import transaction
 from booking.settings import BookingSettings
+from opendata.sensorthings import PushJob
+from opendata.settings import PortalSettings
 
 log = logging.getLogger("kerbside.scheduler")
 LEADER_LOCK_KEY = 0x6B657262  # "kerb": one scheduler per database
@@ -57,9 +59,27 @@ class Jobs:
             return reconcile.sweep(session=session, now=self.clock(), policy=self.settings.policy())
 
 
-def build(jobs: Jobs) -> BackgroundScheduler:
-    """A background scheduler with every job; one run of a job at a time, missed runs merged."""
+def build(jobs: Jobs, portal: PortalSettings | None = None) -> BackgroundScheduler:
+    """A background scheduler with every job; one run of a job at a time, missed runs merged.
+
+    With a portal configured (KERBSIDE_PORTAL_URL) availability is pushed to the city's
+    SensorThings server too; the caller closes `scheduler.portal_job` after shutdown.
+    """
     scheduler = BackgroundScheduler(timezone=UTC)
+    portal = portal if portal is not None else PortalSettings()
+    scheduler.portal_job = None  # type: ignore[attr-defined]
+    if portal.enabled:
+        push = PushJob(jobs.engine, portal, jobs.clock)
+        scheduler.portal_job = push  # type: ignore[attr-defined]
+        scheduler.add_job(
+            push,
+            "interval",
+            seconds=portal.interval_s,
+            id="portal_push",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
     scheduler.add_job(
         jobs.lifecycle,
         "interval",
@@ -109,3 +129,11 @@ def leadership(engine: Engine, *, stop: threading.Event, poll_s: float = 5.0) ->
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY})
             connection.commit()
+
+
+def shutdown(scheduler: BackgroundScheduler) -> None:
+    """Stop the jobs and close the portal client."""
+    scheduler.shutdown(wait=True)
+    push = getattr(scheduler, "portal_job", None)
+    if push is not None:
+        push.close()

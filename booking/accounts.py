@@ -153,6 +153,18 @@ def vehicles_of(*, session: Session, account: Account) -> list[Vehicle]:
     return list(session.exec(query.order_by(col(Vehicle.id))))
 
 
+def vehicle_by_plate(*, session: Session, account: Account, plate: str) -> Vehicle | None:
+    """The account's bookable vehicle with this (normalised) plate, if registered."""
+    query = select(Vehicle).where(Vehicle.plate == plate, col(Vehicle.active).is_(True))
+    if account.role == FLEET_MANAGER and account.fleet_id is not None:
+        query = query.where(
+            or_(Vehicle.account_id == account.id, Vehicle.fleet_id == account.fleet_id)
+        )
+    else:
+        query = query.where(Vehicle.account_id == account.id)
+    return session.exec(query.order_by(col(Vehicle.id))).first()
+
+
 def vehicle_of(*, session: Session, account: Account, vehicle_id: int) -> Vehicle:
     """One of the account's bookable vehicles; NotFound for anybody else's."""
     vehicle = session.get(Vehicle, vehicle_id)

@@ -30,6 +30,7 @@ from booking.tables import Account, Bay, Reservation, Vehicle, Zone
 from booking.tables.reservations import ACTIVE, BOOKED, LIVE
 
 ADVANCE, ON_ARRIVAL, OPERATOR = "advance", "on_arrival", "operator"
+CODE_DRAWS = 5
 DEFAULT_VEHICLE_LENGTH_M = 7.0
 
 
@@ -83,10 +84,12 @@ def book(
     rules.check_vehicle_length(zone, vehicle.length_m)
     rules.check_period(zone, start, end, now=now, policy=policy, on_arrival=on_arrival)
     _check_zone_open(session=session, zone=zone, start=start, end=end)
-    _check_vehicle_free(session=session, plate=vehicle.plate, start=start, end=end)
+    if session.get_bind().dialect.name != "postgresql":
+        # PostgreSQL's exclusion constraint on the plate refuses this at insert time.
+        _check_vehicle_free(session=session, plate=vehicle.plate, start=start, end=end)
     _check_live_limit(session=session, account=account, vehicle=vehicle, now=now, policy=policy)
     source = OPERATOR if account.role in accounts.STAFF else ON_ARRIVAL if on_arrival else ADVANCE
-    reservation = _allocate(
+    reservation, bay = _allocate(
         session=session,
         zone=zone,
         start=start,
@@ -109,9 +112,7 @@ def book(
         session=session,
         account_id=reservation.account_id,
         kind="confirmed",
-        message=(
-            f"Booked {zone.name}, bay {_bay_label(session, reservation)}, code {reservation.code}."
-        ),
+        message=(f"Booked {zone.name}, bay {bay.label}, code {reservation.code}."),
         now=now,
         reservation=reservation,
     )
@@ -131,9 +132,9 @@ def resolve_vehicle(
         plate = plates.normalise(request.plate)
     except plates.PlateError as exc:
         raise RuleViolation("plate", str(exc)) from None
-    for vehicle in accounts.vehicles_of(session=session, account=account):
-        if vehicle.plate == plate:
-            return vehicle
+    known = accounts.vehicle_by_plate(session=session, account=account, plate=plate)
+    if known is not None:
+        return known
     return accounts.add_vehicle(
         session=session,
         account=account,
@@ -285,7 +286,7 @@ def _allocate(
     now: datetime,
     policy: Policy,
     fields: dict[str, object],
-) -> Reservation:
+) -> tuple[Reservation, Bay]:
     if zone.reservable_share < 1:
         # The share is a count over all bays: serialise the zone's bookings so two
         # transactions cannot both take the last reservable slot.
@@ -293,30 +294,33 @@ def _allocate(
     window = availability.window(session=session, zone=zone, start=start, end=end, now=now)
     _check_reservable_share(session=session, zone=zone, window=window, start=start, end=end)
     for bay in window.free_bays():
-        reservation = Reservation(
-            id=str(uuid.uuid4()),
-            code=codes.new_code(session=session),
-            zone_id=zone.id,
-            bay_id=bay.id,
-            start_at=start,
-            end_at=end,
-            status=BOOKED,
-            created_at=now,
-            updated_at=now,
-            **fields,
-        )
-        try:
-            with session.begin_nested():
-                session.add(reservation)
-                session.flush()
-        except IntegrityError as exc:
-            # Another transaction took this bay (or this plate) since we looked.
-            if _constraint(exc) == "ex_reservations_plate_overlap":
-                raise RuleViolation(
-                    "vehicle_overlap", "This vehicle already has a booking at that time."
-                ) from None
-            continue
-        return reservation
+        for _ in range(CODE_DRAWS):
+            reservation = Reservation(
+                id=str(uuid.uuid4()),
+                code=codes.draw(),
+                zone_id=zone.id,
+                bay_id=bay.id,
+                start_at=start,
+                end_at=end,
+                status=BOOKED,
+                created_at=now,
+                updated_at=now,
+                **fields,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(reservation)
+                    session.flush()
+                return reservation, bay
+            except IntegrityError as exc:
+                clash = _constraint(exc)
+                if "live_code" in clash or "reservations.code" in clash:
+                    continue  # the code is taken by a live booking: draw another
+                if clash == "ex_reservations_plate_overlap":
+                    raise RuleViolation(
+                        "vehicle_overlap", "This vehicle already has a booking at that time."
+                    ) from None
+                break  # another transaction took this bay since we looked: try the next
     options = alternatives.for_full_zone(
         session=session, zone=zone, start=start, end=end, now=now, policy=policy
     )
@@ -348,8 +352,3 @@ def _check_reservable_share(
 def _constraint(exc: IntegrityError) -> str:
     diag = getattr(exc.orig, "diag", None)
     return getattr(diag, "constraint_name", None) or str(exc.orig)
-
-
-def _bay_label(session: Session, reservation: Reservation) -> str:
-    bay = session.get(Bay, reservation.bay_id)
-    return bay.label if bay else "?"

@@ -31,15 +31,17 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.api_route("/app", methods=["GET", "HEAD"])
-def app_without_slash() -> RedirectResponse:
+async def app_without_slash() -> RedirectResponse:
     """The app lives at /app/: the service worker's scope, so it also opens offline."""
     return RedirectResponse("/app/", status_code=308)
 
 
-def _file(request: Request, name: str, media_type: str, **headers: str) -> Response:
+def _file(
+    request: Request, name: str, media_type: str, extra: dict[str, str] | None = None
+) -> Response:
     """A file of the app, or 304 when the browser's copy (by ETag) is still current."""
     path = WEB_DIR / name
-    headers = {**REVALIDATE, **headers}
+    headers = {**REVALIDATE, **(extra or {})}
     response = FileResponse(path, media_type=media_type, headers=headers, stat_result=path.stat())
     if request.headers.get("if-none-match") == response.headers["etag"]:
         return Response(status_code=304, headers={**headers, "ETag": response.headers["etag"]})
@@ -47,25 +49,25 @@ def _file(request: Request, name: str, media_type: str, **headers: str) -> Respo
 
 
 @router.api_route("/app/", methods=["GET", "HEAD"])
-def index(request: Request) -> Response:
+async def index(request: Request) -> Response:
     """The app shell."""
     return _file(request, "index.html", "text/html; charset=utf-8")
 
 
 @router.api_route("/app/sw.js", methods=["GET", "HEAD"])
-def service_worker(request: Request) -> Response:
+async def service_worker(request: Request) -> Response:
     """The service worker that caches the app shell, scoped to /app/."""
-    return _file(request, "sw.js", "text/javascript", **{"Service-Worker-Allowed": "/app/"})
+    return _file(request, "sw.js", "text/javascript", {"Service-Worker-Allowed": "/app/"})
 
 
 @router.api_route("/app/manifest.webmanifest", methods=["GET", "HEAD"])
-def manifest(request: Request) -> Response:
+async def manifest(request: Request) -> Response:
     """The web app manifest that makes the app installable."""
     return _file(request, "manifest.webmanifest", "application/manifest+json")
 
 
 @router.api_route("/app/config.json", methods=["GET", "HEAD"])
-def config(request: Request) -> dict[str, str]:
+async def config(request: Request) -> dict[str, str]:
     """Where the map tiles come from (KERBSIDE_TILE_URL), and their attribution."""
     settings = request.app.state.api_settings
     return {

@@ -61,3 +61,17 @@ def test_a_second_scheduler_waits_while_the_first_leads(postgres_server_url: str
 def _lead(engine: Engine, stop: threading.Event) -> bool:
     with scheduler.leadership(engine, stop=stop, poll_s=0.1) as leading:
         return leading
+
+
+def test_the_portal_push_runs_only_when_a_portal_is_configured(
+    engine: Engine, clock: FixedClock
+) -> None:
+    from opendata.settings import PortalSettings
+
+    jobs = scheduler.Jobs(engine, BookingSettings(), clock)
+    without = scheduler.build(jobs, PortalSettings(url=None))
+    assert without.get_job("portal_push") is None
+    configured = scheduler.build(jobs, PortalSettings(url="http://127.0.0.1:9/v1.1", interval_s=60))
+    push = configured.get_job("portal_push")
+    assert push.trigger.interval == timedelta(seconds=60) and push.max_instances == 1
+    configured.portal_job.close()
