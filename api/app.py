@@ -25,6 +25,7 @@ from api.routes import (
     me,
     reservations,
     sensors,
+    stats,
     streams,
     zones,
 )
@@ -117,6 +118,7 @@ def create_app(
     errors.install(app)
     for module in (
         health, auth, me, accounts, zones, reservations, enforcement, sensors, feeds, streams, cds,
+        stats,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(accounts.audit_router)

@@ -2,6 +2,7 @@
 
 The load generator is `wrk` when installed (C, so it leaves the CPU to the server under test);
 otherwise an httpx/asyncio client in another process, whose own CPU use caps what it measures.
+It either repeats a GET (`load`) or sends a prepared list of requests once each (`replay`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,23 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepared:
+    """One request sent as it is: method, path, headers and body (no tabs or newlines)."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LoadResult:
-    """What a load run achieved: throughput, failures and latency."""
+    """What a load run achieved: throughput, failures and latency.
+
+    `errors` counts 4xx/5xx answers and transport failures for `load`, only transport failures
+    for `replay`, whose answers are counted by status in `statuses`. `exhausted` counts requests
+    a replay had to make up (GET /healthz, in the totals) after its list ran out.
+    """
 
     generator: str
     requests: int
@@ -80,6 +96,8 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    statuses: dict[int, int] = field(default_factory=dict)
+    exhausted: int = 0
 
     @property
     def requests_per_s(self) -> float:
@@ -118,12 +136,20 @@ def process_memory_mb(pid: int | str = "self") -> dict[str, float]:
 
 @contextmanager
 def serve_in_child(
-    serve: Callable[..., None], *args: Any, ready_path: str = "/healthz", timeout_s: float = 300
+    serve: Callable[..., None],
+    *args: Any,
+    ready_path: str = "/healthz",
+    timeout_s: float = 300,
+    daemon: bool = True,
 ) -> Iterator[ChildServer]:
-    """Run `serve(*args, host, port)` in a spawned process until the block ends."""
+    """Run `serve(*args, host, port)` in a spawned process until the block ends.
+
+    A server that starts processes of its own (uvicorn with several workers) needs
+    `daemon=False`: daemonic processes may not have children.
+    """
     port = free_port()
     process = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(*args, LOOPBACK, port), daemon=True
+        target=serve, args=(*args, LOOPBACK, port), daemon=daemon
     )
     process.start()
     url = f"http://{LOOPBACK}:{port}"
@@ -247,4 +273,168 @@ async def _httpx_run(
     latency = percentiles_ms(timings)
     return LoadResult(
         "httpx", len(timings), elapsed, errors, latency["p50"], latency["p99"], latency["max"]
+    )
+
+
+_REPLAY_LUA = """
+local prepared = {{}}
+local next_request = 0
+statuses = {{}}
+exhausted = 0
+local threads = {{}}
+
+setup = function(thread)
+  table.insert(threads, thread)
+end
+
+-- wrk.init calls this after it has set the Host header that wrk.format needs.
+init = function(args)
+  for line in io.lines([[{path}]]) do
+    local method, path, headers, body = line:match("^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$")
+    local h = {{}}
+    for name, value in headers:gmatch("([^\\31]-): ([^\\31]*)") do h[name] = value end
+    if body == "" then body = nil end
+    prepared[#prepared + 1] = wrk.format(method, path, h, body)
+  end
+end
+
+request = function()
+  next_request = next_request + 1
+  local ready = prepared[next_request]
+  if ready == nil then
+    exhausted = exhausted + 1
+    return wrk.format("GET", "/healthz")
+  end
+  return ready
+end
+
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local counts, spare = {{}}, 0
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do counts[status] = (counts[status] or 0) + n end
+    spare = spare + thread:get("exhausted")
+  end
+  local parts = {{}}
+  for status, n in pairs(counts) do parts[#parts + 1] = string.format('"%d": %d', status, n) end
+  io.write(string.format(
+    '{mark}{{"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %d, "p99_us": %d, '
+    .. '"max_us": %d, "exhausted": %d, "statuses": {{%s}}}}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max, spare,
+    table.concat(parts, ", ")))
+end
+"""
+
+
+def replay(
+    base_url: str,
+    requests: Sequence[Prepared],
+    *,
+    generator: str,
+    connections: int,
+    duration_s: float,
+) -> LoadResult:
+    """Send `requests` in order, each once, over `connections` keep-alive connections.
+
+    The run lasts `duration_s`; prepare more requests than it can send (a run that runs out
+    sends GET /healthz and counts those in `exhausted`).
+    """
+    if generator == "wrk":
+        return _replay_wrk(base_url, requests, connections, duration_s)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(
+            _replay_httpx, base_url, list(requests), connections, duration_s
+        ).result()
+
+
+def _replay_wrk(
+    base_url: str, requests: Sequence[Prepared], connections: int, duration_s: float
+) -> LoadResult:
+    with tempfile.TemporaryDirectory(prefix="kerbside-wrk-") as tmp:
+        data, script = Path(tmp) / "requests.tsv", Path(tmp) / "replay.lua"
+        with data.open("w") as out:
+            for prepared in requests:
+                out.write(_tsv_line(prepared))
+        script.write_text(_REPLAY_LUA.format(path=data, mark=_WRK_MARK))
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s:g}s", "--timeout"]
+        command += [_WRK_TIMEOUT, "-s", str(script), base_url]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith(_WRK_MARK))
+    summary = json.loads(line.removeprefix(_WRK_MARK))
+    return LoadResult(
+        generator="wrk",
+        requests=summary["requests"],
+        duration_s=summary["duration_us"] / 1e6,
+        errors=summary["errors"],
+        p50_ms=summary["p50_us"] / 1e3,
+        p99_ms=summary["p99_us"] / 1e3,
+        max_ms=summary["max_us"] / 1e3,
+        statuses={int(k): v for k, v in summary["statuses"].items()},
+        exhausted=summary["exhausted"],
+    )
+
+
+def _tsv_line(prepared: Prepared) -> str:
+    headers = "\x1f".join(f"{name}: {value}" for name, value in prepared.headers)
+    fields = (prepared.method, prepared.path, headers, prepared.body)
+    if any(c in text for text in fields for c in "\t\n\r"):
+        raise ValueError(f"a replayed request may hold no tabs or newlines: {prepared}")
+    return "\t".join(fields) + "\n"
+
+
+def _replay_httpx(
+    base_url: str, requests: list[Prepared], connections: int, duration_s: float
+) -> LoadResult:
+    return asyncio.run(_httpx_replay(base_url, requests, connections, duration_s))
+
+
+async def _httpx_replay(
+    base_url: str, requests: list[Prepared], connections: int, duration_s: float
+) -> LoadResult:
+    pending = iter(requests)
+    timings: list[int] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+
+    async def connection(deadline: float) -> None:
+        nonlocal errors
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10) as client:
+            while time.perf_counter() < deadline:
+                prepared = next(pending, None)
+                if prepared is None:
+                    return
+                started = time.perf_counter_ns()
+                try:
+                    response = await client.request(
+                        prepared.method,
+                        prepared.path,
+                        headers=dict(prepared.headers),
+                        content=prepared.body.encode() or None,
+                    )
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                timings.append(time.perf_counter_ns() - started)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection(started + duration_s) for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    latency = percentiles_ms(timings)
+    return LoadResult(
+        "httpx",
+        len(timings),
+        elapsed,
+        errors,
+        latency["p50"],
+        latency["p99"],
+        latency["max"],
+        statuses,
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from api.settings import ApiSettings
+from booking.impact import ImpactAssumptions
 from booking.settings import BookingSettings
 from opendata.settings import PortalSettings
 from sensors.settings import MqttSettings
@@ -12,7 +13,9 @@ from sensors.settings import MqttSettings
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("settings", [ApiSettings, BookingSettings, MqttSettings, PortalSettings])
+@pytest.mark.parametrize(
+    "settings", [ApiSettings, BookingSettings, MqttSettings, PortalSettings, ImpactAssumptions]
+)
 def test_every_setting_is_documented(settings: type) -> None:
     prefix = settings.model_config["env_prefix"]
     missing = [
