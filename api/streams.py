@@ -115,20 +115,25 @@ class Broadcaster:
             subscriber.queue.put_nowait(event)
 
     def poll(self) -> list[Event]:
-        """What changed since the last poll (the first poll only sets the marks)."""
+        """What changed since the last poll (the first poll only sets the marks).
+
+        Each read is its own short transaction: holding read locks on one table while
+        asking for the next could deadlock against a TRUNCATE or a migration.
+        """
+        tables = {
+            "notifications": Notification,
+            "occupancy": OccupancyEvent,
+            "violations": Violation,
+        }
+        if self._marks is None:
+            marks = {}
+            for name, table in tables.items():
+                with new_session(self.engine) as session:
+                    marks[name] = session.exec(select(func.coalesce(func.max(table.id), 0))).one()  # type: ignore[attr-defined]
+            self._marks = marks
+            return []
+        events: list[Event] = []
         with new_session(self.engine) as session:
-            tables = {
-                "notifications": Notification,
-                "occupancy": OccupancyEvent,
-                "violations": Violation,
-            }
-            if self._marks is None:
-                self._marks = {
-                    name: session.exec(select(func.coalesce(func.max(t.id), 0))).one()  # type: ignore[attr-defined]
-                    for name, t in tables.items()
-                }
-                return []
-            events: list[Event] = []
             notes = list(
                 session.exec(
                     select(Notification)
@@ -137,12 +142,11 @@ class Broadcaster:
                     .limit(1000)
                 )
             )
-            for note in notes:
-                events.append(
-                    Event("notification", _notification(note), account_id=note.account_id)
-                )
-            if notes:
-                self._marks["notifications"] = notes[-1].id or 0
+        for note in notes:
+            events.append(Event("notification", _notification(note), account_id=note.account_id))
+        if notes:
+            self._marks["notifications"] = notes[-1].id or 0
+        with new_session(self.engine) as session:
             changes = list(
                 session.exec(
                     select(OccupancyEvent)
@@ -151,12 +155,14 @@ class Broadcaster:
                     .limit(5000)
                 )
             )
-            if changes:
-                self._marks["occupancy"] = changes[-1].id or 0
-                zone_ids = sorted({c.zone_id for c in changes})
+        if changes:
+            self._marks["occupancy"] = changes[-1].id or 0
+            zone_ids = sorted({c.zone_id for c in changes})
+            with new_session(self.engine) as session:
                 zones = list(session.exec(select(Zone).where(col(Zone.id).in_(zone_ids))))
                 for now in live.now(session=session, zones=zones, at=self.clock()):
                     events.append(Event("zone", zone_summary(now)))
+        with new_session(self.engine) as session:
             opened = list(
                 session.exec(
                     select(Violation)
@@ -165,11 +171,11 @@ class Broadcaster:
                     .limit(1000)
                 )
             )
-            if opened:
-                self._marks["violations"] = opened[-1].id or 0
-                for violation in opened:
-                    events.append(Event("violation", violation.model_dump(mode="json")))
-            return events
+        if opened:
+            self._marks["violations"] = opened[-1].id or 0
+            for violation in opened:
+                events.append(Event("violation", violation.model_dump(mode="json")))
+        return events
 
 
 def zone_summary(now: live.ZoneNow) -> dict[str, Any]:
