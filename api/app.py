@@ -27,6 +27,7 @@ from api.routes import (
     sensors,
     stats,
     streams,
+    webapp,
     zones,
 )
 from api.settings import ApiSettings
@@ -124,6 +125,8 @@ def create_app(
     app.include_router(accounts.audit_router)
     app.include_router(console.router)
     console.mount(app)
+    app.include_router(webapp.router)
+    webapp.mount(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -84,6 +84,8 @@ def run(
     )
     base = f"http://{host}:{port}"
     typer.echo(f"Kerbside is starting on {base}")
+    typer.echo(f"  Driver app: {base}/app/")
+    typer.echo(f"  Console:    {base}/console/")
     typer.echo(f"  API docs:  {base}/docs")
     typer.echo(f"  Zones:     {base}/api/v1/zones")
     uvicorn.run(application, host=host, port=port, log_config=None)

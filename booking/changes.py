@@ -65,7 +65,8 @@ def extend(
         new_end,
         now=now,
         policy=policy,
-        on_arrival=reservation.source == "on_arrival",
+        # Bookings made "now" (by drivers or staff) need not sit on 5-minute marks.
+        on_arrival=reservation.source != "advance",
         check_start=False,
     )
     later = availability.window(

@@ -37,15 +37,21 @@ PHONE = {"width": 360, "height": 640}
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, headless; skips locally (fails with CI=true) when it is missing."""
+    """Debian's Chromium, headless; skips locally (fails with CI=true) when it is missing.
+
+    One per test module, not per session: while Playwright's sync API runs, the main thread
+    has a running event loop, and tests elsewhere that call `asyncio.run()` would fail.
+    """
     require("Chromium", CHROMIUM.exists(), "apt-get install chromium")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:  # pragma: no cover - the dev extra installs it
         require("Playwright", False, "pip install -e '.[dev]'")
         raise
+    # A busy CI machine is slow, not broken: assertions wait as long as actions.
+    expect.set_options(timeout=TIMEOUT_MS)
     # Never `playwright install`: Debian's browser is the one the tests drive.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)

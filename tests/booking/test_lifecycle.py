@@ -248,3 +248,18 @@ def test_reminders_starts_soon_and_five_minutes_left_once_each(
     kinds = [n.kind for n in notifications.list_for(session=session, account=driver)]
     assert kinds[:2] == ["ends_soon", "starts_soon"]
     assert "4 min left" in notifications.list_for(session=session, account=driver)[0].message
+
+
+def test_a_staff_booking_made_now_off_the_mark_can_be_extended(
+    session: Session, operator: Account
+) -> None:
+    make_zone(session, "Z-OP", bays=1)
+    odd = T0 + timedelta(minutes=2)  # 10:02, not on a 5-minute mark
+    request = BookingRequest(zone_id="Z-OP", start=None, duration_min=30, plate="HH OP 1")
+    r = reservations.book(
+        session=session, request=request, account=operator, now=odd, policy=POLICY
+    ).reservation
+    changes.extend(
+        session=session, reservation=r, account=operator, minutes=10, now=odd, policy=POLICY
+    )
+    assert r.end_at == odd + timedelta(minutes=40)
