@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from statistics import median  # by name: the submodule bench.statistics shadows the module
 from typing import Any, Literal
 
-MODULES = ("geo", "reservations", "statistics", "feeds", "stream")
+MODULES = ("geo", "reservations", "statistics", "ingest", "feeds", "stream")
 
 
 @dataclass(frozen=True, slots=True)
