@@ -5,14 +5,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse
-from starlette.datastructures import MutableHeaders
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from xstatic.pkg import leaflet
+
+from api.static import LEAFLET_DIR, static_files
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
-LEAFLET_DIR = Path(leaflet.BASE_DIR)
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors"
 # Revalidate on every load (a 304 is cheap): a cached script must not outlive a deploy.
@@ -48,26 +44,7 @@ def config(request: Request) -> dict[str, Any]:
     }
 
 
-class _Revalidate:
-    """Adds `Cache-Control: no-cache` to static responses (their ETags make it cheap)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).setdefault("Cache-Control", "no-cache")
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)
-
-
-def _static(directory: Path) -> ASGIApp:
-    return GZipMiddleware(_Revalidate(StaticFiles(directory=directory)), minimum_size=1000)
-
-
 def mount(app: FastAPI) -> None:
     """Mount the console's files and the packaged Leaflet (no CDN), gzip-compressed."""
-    app.mount("/console/static", _static(CONSOLE_DIR), name="console-static")
-    app.mount("/console/vendor/leaflet", _static(LEAFLET_DIR), name="console-leaflet")
+    app.mount("/console/static", static_files(CONSOLE_DIR), name="console-static")
+    app.mount("/console/vendor/leaflet", static_files(LEAFLET_DIR), name="console-leaflet")

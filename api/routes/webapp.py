@@ -5,11 +5,8 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.datastructures import MutableHeaders
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from xstatic.pkg import leaflet
+
+from api.static import LEAFLET_DIR, static_files
 
 
 def _web_dir() -> Path:
@@ -21,7 +18,6 @@ def _web_dir() -> Path:
 
 
 WEB_DIR = _web_dir()
-LEAFLET_DIR = Path(leaflet.BASE_DIR)
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors"
 # Revalidate on every load (a 304 is cheap): a heuristically cached script would outlive a deploy.
@@ -76,26 +72,7 @@ async def config(request: Request) -> dict[str, str]:
     }
 
 
-class _Revalidate:
-    """Adds `Cache-Control: no-cache` to the static files' responses (ETags make it cheap)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).setdefault("Cache-Control", "no-cache")
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)
-
-
-def _static(directory: Path) -> ASGIApp:
-    return GZipMiddleware(_Revalidate(StaticFiles(directory=directory)), minimum_size=1000)
-
-
 def mount(app: FastAPI) -> None:
     """Mount the app's static files and the packaged Leaflet (gzip-compressed)."""
-    app.mount("/app/static", _static(WEB_DIR / "static"), name="webapp-static")
-    app.mount("/app/vendor/leaflet", _static(LEAFLET_DIR), name="webapp-leaflet")
+    app.mount("/app/static", static_files(WEB_DIR / "static"), name="webapp-static")
+    app.mount("/app/vendor/leaflet", static_files(LEAFLET_DIR), name="webapp-leaflet")
