@@ -24,9 +24,9 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 from psycopg import errors as pg_errors
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from bench import Goal, Report, percentiles_ms
@@ -49,8 +49,9 @@ from bench.http_load import (
     replay,
     serve_in_child,
 )
-from booking import accounts, demo, migrate, zones
-from booking.database import make_engine, normalise_url, transaction
+from bench.scratch import scratch_database
+from booking import accounts, demo, zones
+from booking.database import make_engine, transaction
 
 DEFAULT_SERVER_URL = os.environ.get(
     "KERBSIDE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -158,25 +159,6 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 # -- the database ---------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new empty database on the server, migrated, dropped WITH (FORCE) when the block ends."""
-    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
-    name = f"kerbside_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        engine = make_engine(url, pool_size=2)
-        migrate.upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,7 @@ import argparse
 import math
 import os
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import median
@@ -31,13 +29,14 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bench import Goal, Report
-from booking import accounts, demo, migrate, statistics, zones
-from booking.database import make_engine, new_session, normalise_url, transaction
+from bench.scratch import scratch_database
+from booking import accounts, demo, statistics, zones
+from booking.database import make_engine, new_session, transaction
 from booking.statistics import records
 from booking.statistics.calendar import MINUTE, to_us
 from booking.zone_specs import BaySpec
@@ -96,25 +95,6 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per grouping")
     parser.add_argument("--seed", type=int, default=1, help="seed of zones and history")
     return parser.parse_args(list(argv))
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new empty database on the server, migrated, dropped WITH (FORCE) when the block ends."""
-    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
-    name = f"kerbside_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        engine = make_engine(url, pool_size=2)
-        migrate.upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- the history ----------------------------------------------------------------------------
